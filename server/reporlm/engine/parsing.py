@@ -1,0 +1,111 @@
+"""Reading the root model's messages: the code block to run and the FINAL answer markers.
+
+Small models drift from the protocol in predictable ways (MODELS.md): a ```python fence instead of
+```repl, a stray leading `python` line, `Final(` in another case. Everything here is tolerant of
+those, and strict about one thing: code comes from the first block only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FENCE = re.compile(r"```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+_ANY_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_FINAL_VAR = re.compile(r"^\s*FINAL_VAR\(\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*\)", re.IGNORECASE | re.MULTILINE)
+_FINAL = re.compile(r"^\s*FINAL\((.*)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class FinalMarker:
+    """A FINAL written as text outside code: either the answer itself or the name of a REPL variable."""
+
+    text: str | None = None
+    variable: str | None = None
+
+
+def find_code(message: str) -> str | None:
+    """The code of the first ```repl / ```python block, or None when the message has none.
+
+    An untagged fence counts too when it looks like code, because small models often drop the tag.
+    """
+    for match in _FENCE.finditer(message):
+        tag, body = match.group(1), match.group(2)
+        if tag is None and not _looks_like_code(body):
+            continue
+        body = _strip_stray_language_line(body)
+        if body.strip():
+            return body.rstrip() + "\n"
+    return None
+
+
+def find_final(message: str) -> FinalMarker | None:
+    """A FINAL(...) or FINAL_VAR(name) written outside any code block (the paper's text convention)."""
+    prose = _ANY_FENCE.sub("", message)
+    var = _FINAL_VAR.search(prose)
+    if var:
+        return FinalMarker(variable=var.group(1))
+    match = _FINAL.search(prose)
+    if not match:
+        return None
+    body = _balanced_body(match.group(1))
+    body = _unquote(body.strip())
+    return FinalMarker(text=body) if body else None
+
+
+def _looks_like_code(body: str) -> bool:
+    return bool(re.search(r"^\s*(import |from |print\(|for |def |[A-Za-z_]\w*\s*=|repo\.)", body, re.MULTILINE))
+
+
+def _strip_stray_language_line(body: str) -> str:
+    lines = body.split("\n")
+    if lines and lines[0].strip().lower() in {"python", "repl", "py"}:
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def _balanced_body(rest: str) -> str:
+    """The text up to the parenthesis that closes FINAL(, or everything when it never closes."""
+    depth = 1
+    quote: str | None = None
+    for i, ch in enumerate(rest):
+        if quote:
+            if ch == quote and rest[i - 1] != "\\":
+                quote = None
+            continue
+        if ch in "\"'" and (i == 0 or rest[i - 1] in " (,\n"):
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return rest[:i]
+    return rest
+
+
+def _unquote(text: str) -> str:
+    for q in ('"""', "'''", '"', "'"):
+        if len(text) >= 2 * len(q) and text.startswith(q) and text.endswith(q):
+            return text[len(q) : -len(q)].strip()
+    return text
+
+
+def truncate(text: str, limit: int) -> str:
+    """Keep the head and the tail of long output and say how many characters were cut between them."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
+
+
+def normalize_code(code: str) -> str:
+    """Code with comments and blank lines removed, so re-running the same block is recognised."""
+    lines = []
+    for line in code.splitlines():
+        stripped = line.split("#", 1)[0].rstrip() if "#" in line and "'" not in line and '"' not in line else line
+        if stripped.strip():
+            lines.append(stripped.rstrip())
+    return "\n".join(lines)
