@@ -1,0 +1,204 @@
+"""Which files make up the repository: git's view when there is one, else a .gitignore-aware walk.
+
+Both ways end in the same filter: regular text files inside the root, with their sizes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from .errors import WorkspaceError
+from .text import SNIFF_BYTES, looks_binary
+
+log = logging.getLogger(__name__)
+
+GIT_TIMEOUT_S = 120
+# Folders of version-control systems: never part of the repository's content.
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+
+
+@dataclass(frozen=True)
+class Listing:
+    files: dict[str, int]  # repo-relative POSIX path -> size in bytes, sorted by path
+    is_git: bool
+
+
+def git_command(root: Path, *args: str) -> list[str]:
+    """A git invocation for reading `root`, independent of the caller's environment and config.
+
+    `safe.directory=*` lets us read repositories owned by another user (CI containers, mounted
+    volumes), which git otherwise refuses as "dubious ownership". That check exists because a
+    repository's own config can run programs; the override lives only for this one command,
+    and `core.fsmonitor=false` switches off the one such program a listing could start.
+    """
+    return [
+        "git",
+        "-c",
+        "safe.directory=*",
+        "-c",
+        "core.fsmonitor=false",
+        "-C",
+        str(root),
+        *args,
+    ]
+
+
+def git_env() -> dict[str, str]:
+    """A minimal environment for git: no GIT_* variables that could point it at another
+    repository or index, no prompts, stable messages. HOME stays so the user's global
+    excludes file still applies, as it does in their own `git status`."""
+    env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+    for name in ("PATH", "HOME", "XDG_CONFIG_HOME", "SYSTEMROOT"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            git_command(root, *args),
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkspaceError(f"git took longer than {GIT_TIMEOUT_S} s to list the files of {root}") from None
+
+
+def _git_candidates(root: Path) -> list[str] | None:
+    """Paths git reports (tracked + untracked-not-ignored), or None if `root` is not in a work tree."""
+    if shutil.which("git") is None:
+        log.info("git is not installed; listing %s as a plain folder", root)
+        return None
+    probe = _run_git(root, "rev-parse", "--is-inside-work-tree")
+    if probe.returncode != 0 or probe.stdout.strip() != b"true":
+        message = probe.stderr.decode("utf-8", "replace").strip()
+        if "dubious ownership" in message:
+            # Only an older git that ignores the command-line override gets here.
+            log.warning(
+                "git refuses %s (dubious ownership); listing it as a plain folder. To fix: "
+                "git config --global --add safe.directory %s",
+                root,
+                root,
+            )
+        elif probe.returncode != 0:
+            log.debug("%s is not in a git work tree: %s", root, message)
+        return None
+    # Paths come relative to `root` even when it is a subfolder of the work tree.
+    result = _run_git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise WorkspaceError(f"git could not list the files of {root}: {message}")
+    names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
+    # Entries ending in "/" are nested repositories; unmerged files appear once per stage.
+    return list(dict.fromkeys(name for name in names if name and not name.endswith("/")))
+
+
+class _IgnoreRules:
+    """The .gitignore files met on the way down, deepest last (a deeper file overrides)."""
+
+    def __init__(self, layers: tuple[tuple[str, GitIgnoreSpec], ...] = ()) -> None:
+        self.layers = layers
+
+    def with_file(self, folder: str, gitignore: Path) -> _IgnoreRules:
+        try:
+            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            log.warning("cannot read %s: %s", gitignore, exc)
+            return self
+        return _IgnoreRules((*self.layers, (folder, GitIgnoreSpec.from_lines(lines))))
+
+    def ignored(self, path: str, *, is_dir: bool) -> bool:
+        verdict: bool | None = None
+        for folder, spec in self.layers:
+            relative = path[len(folder) + 1 :] if folder else path
+            include = spec.check_file(relative + "/" if is_dir else relative).include
+            if include is not None:
+                verdict = include
+        return bool(verdict)
+
+
+def _walk_candidates(root: Path) -> list[str]:
+    """Files under `root`, honouring .gitignore files, without entering symlinked folders.
+
+    Like git, a symlink is listed as an entry and never descended into: this rules out loops
+    and escapes from the tree, and keeps one path per file.
+    """
+    found: list[str] = []
+    pending: list[tuple[str, _IgnoreRules]] = [("", _IgnoreRules())]
+    while pending:
+        folder, rules = pending.pop()
+        try:
+            with os.scandir(root / folder if folder else root) as it:
+                entries = sorted(it, key=lambda entry: entry.name)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", root / folder, exc)
+            continue
+        if any(entry.name == ".gitignore" and entry.is_file() for entry in entries):
+            rules = rules.with_file(folder, root / folder / ".gitignore")
+        for entry in entries:
+            path = f"{folder}/{entry.name}" if folder else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name not in VCS_DIRS and not rules.ignored(path, is_dir=True):
+                    pending.append((path, rules))
+            elif not rules.ignored(path, is_dir=False):
+                found.append(path)
+    return found
+
+
+def _text_file_size(root: Path, path: str) -> int | None:
+    """Size of `path` if it is a regular text file inside `root` (symlinks followed), else None."""
+    full = root / path
+    try:
+        if full.is_symlink() and not Path(os.path.realpath(full)).is_relative_to(root):
+            return None
+        info = full.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        with full.open("rb") as handle:
+            sample = handle.read(SNIFF_BYTES)
+    except (OSError, ValueError):
+        return None  # deleted since git listed it, unreadable, or a symlink loop
+    if looks_binary(sample, complete=info.st_size <= SNIFF_BYTES):
+        return None
+    return info.st_size
+
+
+def is_text_file(root: Path, path: str) -> bool:
+    return _text_file_size(root, path) is not None
+
+
+def _keep_text_files(root: Path, candidates: Iterable[str]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in sorted(candidates):
+        size = _text_file_size(root, path)
+        if size is not None:
+            sizes[path] = size
+    return sizes
+
+
+def list_files(root: Path) -> Listing:
+    """List the text files of the repository at `root` (a resolved directory)."""
+    candidates = _git_candidates(root)
+    is_git = candidates is not None
+    if candidates is None:
+        candidates = _walk_candidates(root)
+    files = _keep_text_files(root, candidates)
+    log.debug("listed %d text files in %s (git: %s)", len(files), root, is_git)
+    return Listing(files=files, is_git=is_git)
