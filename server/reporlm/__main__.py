@@ -1,0 +1,5 @@
+import sys
+
+from reporlm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Turning Settings into a running engine Session: the one place that picks clients and models.
+
+The CLI and the language server both come through here, so they answer with the same setup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from reporlm.config import ConfigError, Settings
+from reporlm.engine.options import EngineOptions
+from reporlm.engine.rlm import Models
+from reporlm.engine.session import Session
+from reporlm.llm.registry import PROVIDERS, default_models, default_provider, make_client
+from reporlm.sandbox import SandboxLimits
+from reporlm.workspace import Repo, WorkspaceError
+
+LOCAL_CONTEXT_TOKENS = 16384
+"""The embedded model's window; Qwen2.5-Coder takes 32K but this keeps memory and prompt time modest."""
+
+
+def resolve_provider(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    provider = settings.provider or default_provider(os.environ if env is None else env)
+    if provider not in PROVIDERS:
+        raise ConfigError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+    return provider
+
+
+def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Models:
+    provider = resolve_provider(settings, env)
+    root_default, sub_default = default_models(provider)
+    root_model = settings.model or root_default
+    sub_model = settings.sub_model or (root_model if settings.model and provider == "openai" else sub_default)
+    kwargs: dict[str, object] = {}
+    if provider == "local":
+        kwargs["n_ctx"] = LOCAL_CONTEXT_TOKENS
+    else:
+        kwargs.update(base_url=settings.base_url, api_key=settings.api_key)
+    client = make_client(provider, **kwargs)
+    return Models(root=client, root_model=root_model, sub=client, sub_model=sub_model)
+
+
+def engine_options(settings: Settings, provider: str) -> EngineOptions:
+    options = EngineOptions(
+        limits=settings.limits,
+        sandbox=SandboxLimits(wall_seconds=settings.block_seconds, cpu_seconds=settings.block_seconds,
+                              memory_mb=settings.block_memory_mb),
+        output_chars=settings.output_chars,
+        concurrency=settings.concurrency,
+    )
+    if provider == "local":
+        # A small model on two cores: shorter turns and a context that fits its window.
+        options = replace(options, context_tokens=LOCAL_CONTEXT_TOKENS, root_max_tokens=1024, sub_max_tokens=512,
+                          sub_prompt_chars=24_000, output_chars=min(settings.output_chars, 3000))
+    return options
+
+
+def open_repo(path: str | Path) -> Repo:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"--repo {path}: no such folder")
+    try:
+        return Repo(root.resolve())
+    except WorkspaceError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def open_session(settings: Settings, repo_path: str | Path, *, models: Models | None = None) -> Session:
+    repo = open_repo(repo_path)
+    provider = models.root.provider if models else resolve_provider(settings)
+    models = models or build_models(settings)
+    secrets = [settings.api_key] if settings.api_key else []
+    return Session(repo, models, engine_options(settings, provider), secrets=secrets)

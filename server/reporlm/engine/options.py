@@ -1,0 +1,28 @@
+"""Everything a run can be tuned by, apart from which models answer (see `engine.session.Models`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reporlm.engine.budget import Limits
+from reporlm.sandbox import SandboxLimits
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    limits: Limits = field(default_factory=Limits)
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    """Per-block limits of the worker that runs model code (wall, CPU, memory, output)."""
+    output_chars: int = 6000
+    """REPL output longer than this reaches the model cut in the middle (head and tail kept)."""
+    root_max_tokens: int = 2048
+    """Longest reply of the root model per turn."""
+    sub_max_tokens: int = 1024
+    """Longest reply of an llm_query call."""
+    sub_prompt_chars: int = 120_000
+    """An llm_query prompt longer than this is cut (head and tail kept) before it is sent."""
+    concurrency: int = 8
+    """How many sub-calls run at once (llm_query_batched, children); one limit for the whole session."""
+    context_tokens: int | None = None
+    """The root model's context window; when set, old REPL outputs are elided to stay within it."""
+    prompt_version: str = "v1"

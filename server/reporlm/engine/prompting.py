@@ -1,0 +1,45 @@
+"""Loading the versioned prompt files (engine/prompts/<version>/) and filling them in.
+
+Templates use `string.Template` with `substitute`, so a missing placeholder fails loudly instead of
+sending the model a prompt with a hole in it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from string import Template
+
+PROMPT_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    version: str
+    family: str
+    """"default", or a model family with its own system prompt (e.g. "qwen" for small local models)."""
+    _system: str
+    _messages: dict[str, str]
+
+    def system(self, *, functions: str, max_iterations: int) -> str:
+        return Template(self._system).substitute(functions=functions, max_iterations=max_iterations)
+
+    def message(self, name: str, **values: object) -> str:
+        return Template(self._messages[name]).substitute({k: str(v) for k, v in values.items()})
+
+
+def model_family(model: str) -> str:
+    """Which system-prompt variant suits a model: small Qwen coders need the blunter one."""
+    return "qwen" if "qwen" in model.lower() else "default"
+
+
+@cache
+def load_prompts(model: str, version: str = PROMPT_VERSION) -> PromptSet:
+    folder = resources.files("reporlm.engine") / "prompts" / version
+    family = model_family(model)
+    variant = folder / f"system.{family}.md"
+    system = (variant if family != "default" and variant.is_file() else folder / "system.md").read_text("utf-8")
+    messages = tomllib.loads((folder / "messages.toml").read_text("utf-8"))
+    return PromptSet(version, family, system, messages)

@@ -1,0 +1,117 @@
+"""A session: one repository, one set of models, one sandbox kept alive across questions.
+
+Follow-up questions reuse the REPL (variables persist), the sub-call cache and the loaded models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from reporlm.engine.budget import Budget, Limits
+from reporlm.engine.options import EngineOptions
+from reporlm.engine.result import RunResult
+from reporlm.engine.rlm import Models, RLMRun, Runtime
+from reporlm.engine.trace import JsonlWriter, Listener, Tracer
+from reporlm.sandbox import Sandbox
+from reporlm.workspace import Repo
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    def __init__(
+        self,
+        repo: Repo,
+        models: Models,
+        options: EngineOptions | None = None,
+        *,
+        secrets: Iterable[str] = (),
+        owns_clients: bool = True,
+    ) -> None:
+        self.repo = repo
+        self.models = models
+        self.options = options or EngineOptions()
+        self._secrets = tuple(secrets)
+        self._owns_clients = owns_clients
+        self._cache: dict[tuple[str, str], str] = {}
+        self._sandbox: Sandbox | None = None
+        self._current: RLMRun | None = None
+        self._lock = asyncio.Lock()
+        self._variables: list[str] = []
+        """Names the model defined in the REPL so far; a follow-up question is told they exist."""
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        scope: str | None = None,
+        limits: Limits | None = None,
+        trace_file: Path | None = None,
+        listeners: Iterable[Listener] = (),
+    ) -> RunResult:
+        """Answer one question. Runs one at a time per session (the REPL is shared)."""
+        async with self._lock:
+            tracer = Tracer(secrets=self._secrets)
+            writer = JsonlWriter(trace_file) if trace_file else None
+            if writer:
+                tracer.subscribe(writer)
+            for listener in listeners:
+                tracer.subscribe(listener)
+            options = self.options if limits is None else replace(self.options, limits=limits)
+            runtime = Runtime(self.models, options, tracer, cache=self._cache)
+            repo = self.repo.scoped(scope) if scope else self.repo
+            try:
+                sandbox = await self._ensure_sandbox(runtime)
+                note = self._session_note()
+                run = RLMRun(runtime, repo, Budget(options.limits), question, sandbox=sandbox, session_note=note)
+                self._current = run
+                result = await run.run()
+            except BaseException as exc:
+                tracer.emit("error", message=f"{type(exc).__name__}: {exc}")
+                raise
+            finally:
+                self._current = None
+                if writer:
+                    writer.close()
+            self._variables = run.variables or self._variables
+            result.trace_file = str(trace_file) if trace_file else None
+            return result
+
+    async def close(self) -> None:
+        """Stop the sandbox worker and release the model clients; safe to call twice."""
+        if self._sandbox is not None:
+            sandbox, self._sandbox = self._sandbox, None
+            await sandbox.close()
+        if self._owns_clients:
+            clients = {id(c): c for c in (self.models.root, self.models.sub)}
+            for client in clients.values():
+                try:
+                    await client.aclose()
+                except Exception:
+                    log.exception("closing a model client failed")
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _dispatch(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if self._current is None:
+            raise RuntimeError("no question is being answered")
+        return await self._current.handle_call(name, args, kwargs)
+
+    async def _ensure_sandbox(self, runtime: Runtime) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox = await runtime.start_sandbox(self._dispatch)
+        return self._sandbox
+
+    def _session_note(self) -> str:
+        if not self._variables:
+            return ""
+        return f"\nVariables kept from earlier questions in this session: {', '.join(self._variables[:40])}."

@@ -1,0 +1,59 @@
+from reporlm.engine.parsing import FinalMarker, find_code, find_final, normalize_code, truncate
+
+
+def test_first_repl_block_only() -> None:
+    msg = "Let me look.\n```repl\nprint(1)\n```\nand then\n```repl\nprint(2)\n```"
+    assert find_code(msg) == "print(1)\n"
+
+
+def test_python_fence_and_stray_language_line() -> None:
+    assert find_code("```python\nx = 1\n```") == "x = 1\n"
+    assert find_code("```\npython\nx = repo.files()\n```") == "x = repo.files()\n"
+
+
+def test_untagged_fence_must_look_like_code() -> None:
+    assert find_code("```\nsome output text\n```") is None
+    assert find_code("```\nimport re\n```") == "import re\n"
+
+
+def test_unclosed_fence_still_yields_code() -> None:
+    assert find_code("```repl\nprint('cut off')") == "print('cut off')\n"
+
+
+def test_no_code() -> None:
+    assert find_code("I think the answer is 4.") is None
+
+
+def test_final_text_tolerant_to_case_and_quotes() -> None:
+    assert find_final('FINAL("It is in a.py:3")') == FinalMarker(text="It is in a.py:3")
+    assert find_final("Done.\nFinal(The answer (with parens) is here)") == FinalMarker(
+        text="The answer (with parens) is here"
+    )
+    assert find_final('final("""multi\nline""")') == FinalMarker(text="multi\nline")
+
+
+def test_final_var_text_convention() -> None:
+    assert find_final("FINAL_VAR(answer)") == FinalMarker(variable="answer")
+    assert find_final('final_var("answer")') == FinalMarker(variable="answer")
+
+
+def test_final_inside_code_is_not_text_convention() -> None:
+    assert find_final("```repl\nFINAL('x')\n```") is None
+
+
+def test_final_must_start_a_line() -> None:
+    assert find_final("you may call FINAL(x) later") is None
+
+
+def test_truncate_keeps_head_and_tail_and_counts_the_cut() -> None:
+    text = "a" * 100 + "b" * 100
+    out = truncate(text, 60)
+    assert out.startswith("a" * 40)
+    assert out.endswith("b" * 20)
+    assert "[... 140 characters cut ...]" in out
+    assert truncate("short", 60) == "short"
+
+
+def test_normalize_code_ignores_comments_and_blank_lines() -> None:
+    assert normalize_code("x = 1  # first\n\nprint(x)\n") == normalize_code("x = 1\nprint(x)")
+    assert normalize_code("print('#not a comment')") == "print('#not a comment')"
