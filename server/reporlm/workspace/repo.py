@@ -253,6 +253,18 @@ class Repo:
                 sizes[rel] = len(text.encode("utf-8", "surrogatepass"))
         return dict(sorted(sizes.items())) if added else sizes
 
+    def _text(self, rel: str) -> str:
+        """The text of a listed file: its unsaved buffer if there is one, else the file on disk."""
+        text = self._overlay().get(rel)
+        if text is not None:
+            return text
+        try:
+            return decode((self.root / rel).read_bytes())
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot read {rel}: {exc.strerror or exc} (if it was removed, call repo.refresh())"
+            ) from None
+
     def _view_sizes(self, folder: str | None = None) -> dict[str, int]:
         folder = folder if folder is not None else self.scope or ""
         return {path: size for path, size in self._sizes().items() if is_under(path, folder)}
