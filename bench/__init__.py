@@ -1,0 +1,1 @@
+"""Performance benchmarks and (later) the quality harness. Run `python -m bench` for every figure."""

@@ -1,0 +1,259 @@
+"""The RLM loop end to end with scripted models, a real sandbox worker and a real repository."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reporlm.engine.budget import Limits
+from reporlm.engine.options import EngineOptions
+from reporlm.engine.rlm import Models
+from reporlm.engine.session import Session
+from reporlm.engine.trace import read_trace
+from reporlm.llm.base import Completion, Message, ProviderError, Usage
+from reporlm.llm.scripted import ScriptedClient
+from reporlm.sandbox import SandboxLimits
+from reporlm.workspace import Repo
+
+
+def repl(code: str) -> str:
+    return f"Let me look.\n```repl\n{code}\n```"
+
+
+def session_for(repo: Path, root: ScriptedClient, sub: object | None = None, **options: object) -> Session:
+    models = Models(root=root, root_model="scripted-root", sub=sub or root, sub_model="scripted-sub")  # type: ignore[arg-type]
+    opts = EngineOptions(sandbox=SandboxLimits(wall_seconds=5, cpu_seconds=5))
+    return Session(Repo(repo), models, replace(opts, **options))  # type: ignore[arg-type]
+
+
+async def test_code_runs_and_its_output_reaches_the_model(small_repo: Path, tmp_path: Path) -> None:
+    root = ScriptedClient([
+        repl("hits = repo.grep(r'MAX_RETRIES =')\nprint(hits[0].path, hits[0].line)"),
+        repl('answer = "Retries are set by `MAX_RETRIES` at shop/retry.py:3."\nFINAL_VAR("answer")'),
+    ])
+    trace = tmp_path / "trace.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("Where are retries configured?", trace_file=trace)
+    assert result.answer == "Retries are set by `MAX_RETRIES` at shop/retry.py:3."
+    assert not result.partial and result.reason == "final"
+    assert [c.label() for c in result.citations if c.verified] == ["shop/retry.py:3"]
+    # The second root call saw what the first block printed.
+    assert "shop/retry.py 3" in root.calls[1].messages[-1].content
+    # Metadata about the repository, not its text, went into the first message.
+    first = root.calls[0].messages[1].content
+    assert "5 files" in first and "Python" in first and "with_retries" not in first
+    kinds = [e["kind"] for e in read_trace(trace)]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    assert {"iteration", "model_call", "code", "output", "final"} <= set(kinds)
+    assert result.trace_file == str(trace)
+
+
+async def test_text_final_outside_code(small_repo: Path) -> None:
+    root = ScriptedClient(["I know this one.\nFINAL(It is `shop/retry.py:3`.)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "It is `shop/retry.py:3`." and result.iterations == 1
+
+
+async def test_final_var_as_text_reads_the_repl_variable(small_repo: Path) -> None:
+    root = ScriptedClient([repl("ans = 'from a variable'"), "FINAL_VAR(ans)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "from a variable"
+
+
+async def test_final_var_of_missing_variable_is_nudged(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL_VAR(nothing_here)", "FINAL(ok)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "ok"
+    assert "names no variable" in root.calls[1].messages[-1].content
+
+
+async def test_final_next_to_code_waits_for_the_code(small_repo: Path) -> None:
+    root = ScriptedClient([repl("print(len(repo.files()))") + "\nFINAL(guess)", "FINAL(after looking)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "after looking"
+    feedback = root.calls[1].messages[-1].content
+    assert "5" in feedback and "ignored" in feedback
+
+
+async def test_no_code_and_repeated_code_are_nudged(small_repo: Path, tmp_path: Path) -> None:
+    root = ScriptedClient(["Hmm, thinking.", repl("print('once')"), repl("print('once')  # again"), "FINAL(done)"])
+    trace = tmp_path / "t.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q", trace_file=trace)
+    assert result.answer == "done"
+    assert "no ```repl code block" in root.calls[1].messages[-1].content
+    assert "already ran exactly this code" in root.calls[3].messages[-1].content
+    events = read_trace(trace)
+    assert sum(e["kind"] == "code" for e in events) == 1
+    assert [e["why"] for e in events if e["kind"] == "nudge"] == ["no code block", "repeated code"]
+
+
+async def test_iterations_run_out_then_one_answer_now_turn(small_repo: Path) -> None:
+    root = ScriptedClient([repl(f"x{i} = {i}\nprint(x{i})") for i in range(3)] + ["Best guess: shop/retry.py:3"])
+    async with session_for(small_repo, root, limits=Limits(max_iterations=3)) as session:
+        result = await session.ask("q")
+    assert result.partial and result.reason == "iterations"
+    assert result.answer == "Best guess: shop/retry.py:3"
+    assert "no turns left" in root.calls[-1].messages[-1].content
+    assert len(root.calls) == 4 and result.iterations == 3
+
+
+async def test_llm_query_goes_to_the_sub_model_and_is_cached(small_repo: Path) -> None:
+    sub = ScriptedClient(responder=lambda msgs: f"summary of {len(msgs[-1].content)} chars")
+    root = ScriptedClient([
+        repl("text = repo.read('shop/retry.py')\nprint(llm_query('Summarise: ' + text))\n"
+             "print(llm_query('Summarise: ' + text))"),
+        "FINAL(done)",
+    ])
+    async with session_for(small_repo, root, sub) as session:
+        result = await session.ask("q")
+    assert len(sub.calls) == 1, "the identical second prompt came from the cache"
+    assert sub.calls[0].model == "scripted-sub"
+    assert "Summarise: import time" in sub.calls[0].messages[-1].content
+    assert root.calls[1].messages[-1].content.count("summary of") == 2
+    assert result.sub_calls == 1 and result.sub_usage.output_tokens > 0
+
+
+class CountingClient:
+    """A sub-model that records how many calls were in flight at once."""
+
+    provider = "scripted"
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.peak = 0
+
+    async def complete(self, messages: Sequence[Message], *, model: str, max_tokens: int,
+                       temperature: float = 0.0) -> Completion:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(0.05)
+        self.in_flight -= 1
+        return Completion(text=messages[-1].content.upper(), usage=Usage(1, 1))
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_llm_query_batched_runs_concurrently_up_to_the_limit(small_repo: Path) -> None:
+    sub = CountingClient()
+    root = ScriptedClient([repl("out = llm_query_batched([f'p{i}' for i in range(10)])\nprint(out)"), "FINAL(x)"])
+    async with session_for(small_repo, root, sub, concurrency=3) as session:
+        result = await session.ask("q")
+    assert sub.peak == 3
+    assert "['P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9']" in root.calls[1].messages[-1].content
+    assert result.sub_calls == 10
+
+
+async def test_rlm_query_starts_a_child_that_sees_only_its_folder(small_repo: Path, tmp_path: Path) -> None:
+    def root_model(messages: Sequence[Message]) -> str:
+        first = messages[1].content
+        if "exploring only the folder `docs`" in first:  # the child run
+            if len(messages) == 2:
+                return repl("print(repo.files())")
+            return repl("FINAL('child saw: ' + str(repo.files()))")
+        if len(messages) == 2:
+            return repl("r = rlm_query('What do the docs say?', scope='docs')\nprint(r)")
+        return "FINAL(" + messages[-1].content.split("```")[1].strip() + ")"
+
+    root = ScriptedClient(responder=root_model)
+    trace = tmp_path / "t.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q", trace_file=trace)
+    assert result.answer == "child saw: ['docs/guide.md']"
+    events = read_trace(trace)
+    assert any(e["kind"] == "child_start" and e["scope"] == "docs" and not e["degraded"] for e in events)
+    assert any(e["kind"] == "iteration" and e["depth"] == 1 for e in events)
+    assert result.sub_calls == 1 and result.iterations == 2
+
+
+async def test_rlm_query_at_max_depth_degrades_to_llm_query(small_repo: Path) -> None:
+    sub = ScriptedClient(responder=lambda msgs: "sub says hi")
+    root = ScriptedClient([repl("print(rlm_query('anything?', scope='docs'))"), "FINAL(x)"])
+    async with session_for(small_repo, root, sub, limits=Limits(max_depth=0)) as session:
+        await session.ask("q")
+    assert sub.calls[0].messages[-1].content == "anything?"
+    assert "sub says hi" in root.calls[1].messages[-1].content
+
+
+async def test_sub_call_budget_is_enforced_in_the_host(small_repo: Path) -> None:
+    sub = ScriptedClient(responder=lambda msgs: "ok")
+    root = ScriptedClient([
+        repl("print(llm_query('a'))\ntry:\n    llm_query('b')\nexcept RuntimeError as e:\n    print('refused:', e)"),
+        "FINAL(x)",
+    ])
+    async with session_for(small_repo, root, sub, limits=Limits(max_sub_calls=1)) as session:
+        result = await session.ask("q")
+    assert "refused: llm_query failed: budget exhausted: sub-calls (1/1)" in root.calls[1].messages[-1].content
+    assert len(sub.calls) == 1 and result.sub_calls == 1
+
+
+async def test_dollar_budget_ends_the_run_with_a_partial_answer(small_repo: Path) -> None:
+    class Pricey(ScriptedClient):
+        async def complete(self, messages, *, model, max_tokens, temperature=0.0):  # type: ignore[no-untyped-def]
+            c = await super().complete(messages, model=model, max_tokens=max_tokens)
+            return replace(c, usage=replace(c.usage, cost_usd=0.6))
+
+    root = Pricey([repl("print('step one')"), repl("print('step two')"), "FINAL(never)"])
+    async with session_for(small_repo, root, limits=Limits(max_cost_usd=1.0)) as session:
+        result = await session.ask("q")
+    assert result.partial and result.reason == "dollars"
+    assert len(root.calls) == 2, "no further call once the money is spent"
+    assert "step two" in result.answer and result.usage.cost_usd == pytest.approx(1.2)
+
+
+async def test_a_runaway_block_is_stopped_and_the_session_goes_on(small_repo: Path) -> None:
+    root = ScriptedClient([repl("keep = 41\nwhile True:\n    pass"), repl("print(keep + 1)"), "FINAL(x)"])
+    opts = {"sandbox": SandboxLimits(wall_seconds=1, cpu_seconds=5)}
+    async with session_for(small_repo, root, **opts) as session:
+        result = await session.ask("q")
+    assert result.answer == "x"
+    assert "stopped" in root.calls[1].messages[-1].content
+    assert "42" in root.calls[2].messages[-1].content or "NameError" in root.calls[2].messages[-1].content
+
+
+async def test_follow_up_questions_share_the_repl(small_repo: Path) -> None:
+    root = ScriptedClient([repl("found = repo.files('*.md')"), "FINAL(first)", repl("print(found)"), "FINAL(second)"])
+    async with session_for(small_repo, root) as session:
+        await session.ask("first question")
+        second = await session.ask("follow-up")
+    assert second.answer == "second"
+    assert "found" in root.calls[2].messages[1].content, "the follow-up is told which variables exist"
+    assert "['README.md', 'docs/guide.md']" in root.calls[3].messages[-1].content
+
+
+async def test_root_provider_error_propagates(small_repo: Path) -> None:
+    root = ScriptedClient([ProviderError("overloaded", status=529)])
+    async with session_for(small_repo, root) as session:
+        with pytest.raises(ProviderError):
+            await session.ask("q")
+
+
+async def test_repository_errors_reach_the_model_readably(small_repo: Path) -> None:
+    root = ScriptedClient([
+        repl("for call in (lambda: repo.read('../etc/passwd'), lambda: repo.grep('(')):\n"
+             "    try:\n        call()\n    except Exception as e:\n        print(type(e).__name__, e)"),
+        "FINAL(x)",
+    ])
+    async with session_for(small_repo, root) as session:
+        await session.ask("q")
+    out = root.calls[1].messages[-1].content
+    assert "outside the repository" in out and "regex" in out.lower()
+
+
+async def test_json_result_shape(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(see shop/retry.py:3 and shop/retry.py:99)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    data = json.loads(json.dumps(result.to_json()))
+    assert {"answer", "citations", "partial", "usage", "trace_id", "trace_file"} <= data.keys()
+    assert [c["verified"] for c in data["citations"]] == [True, False]

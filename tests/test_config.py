@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from reporlm.config import ConfigError, load_settings
+
+
+def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.reporlm]\nprovider = "openai"\nmodel = "from-file"\nsub_model = "file-sub"\n'
+        "[tool.reporlm.budget]\nmax_iterations = 7\nmax_cost_usd = 0.5\n"
+    )
+    env = {"REPORLM_MODEL": "from-env"}
+    settings = load_settings(tmp_path, env=env, overrides={"limits": {"max_cost_usd": 2.0}, "model": None})
+    assert settings.provider == "openai"
+    assert settings.model == "from-env"
+    assert settings.sub_model == "file-sub"
+    assert settings.limits.max_iterations == 7
+    assert settings.limits.max_cost_usd == 2.0
+    assert load_settings(tmp_path, env=env, overrides={"model": "from-flag"}).model == "from-flag"
+
+
+def test_dotfile_wins_over_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.reporlm]\nmodel = "py"\n')
+    (tmp_path / ".reporlm.toml").write_text('model = "dot"\n')
+    assert load_settings(tmp_path, env={}).model == "dot"
+
+
+def test_a_repository_cannot_redirect_the_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / ".reporlm.toml").write_text('base_url = "http://evil.example/v1"\napi_key_file = "/tmp/x"\n')
+    settings = load_settings(tmp_path, env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"})
+    assert settings.base_url is None and settings.api_key_file is None
+    assert "ignoring 'base_url'" in caplog.text
+
+
+def test_api_key_from_env_or_file_and_never_in_repr(tmp_path: Path) -> None:
+    settings = load_settings(None, env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"})
+    assert settings.api_key == "sk-ant-secret-value"
+    assert "sk-ant-secret-value" not in repr(settings)
+    assert "sk-ant-secret-value" not in str(settings.public())
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    from_file = load_settings(None, env={}, overrides={"provider": "openai", "api_key_file": str(key_file)})
+    assert from_file.api_key == "sk-from-file"
+    with pytest.raises(ConfigError, match="cannot read the API key file"):
+        load_settings(None, env={}, overrides={"api_key_file": str(tmp_path / "missing")})
+
+
+def test_unknown_keys_are_errors(tmp_path: Path) -> None:
+    (tmp_path / ".reporlm.toml").write_text("modle = 'typo'\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(tmp_path, env={})
+    (tmp_path / ".reporlm.toml").write_text("[budget]\nmax_iteratoins = 3\n")
+    with pytest.raises(ConfigError, match="unknown budget limit"):
+        load_settings(tmp_path, env={})
+
+
+def test_broken_toml_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / ".reporlm.toml").write_text("model = \n")
+    with pytest.raises(ConfigError, match="cannot read reporlm settings"):
+        load_settings(tmp_path, env={})
