@@ -5,25 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from workspace_helpers import git, write
-
-APP_PY = """\
-import os
-
-
-def main():
-    print("hello")
-    return helper()
-
-
-def helper():
-    return 42
-"""
-
-UTIL_PY = """\
-def helper_util(x):
-    return x * 2
-"""
+from workspace_helpers import APP_PY, UTIL_PY, git, write
 
 
 @pytest.fixture

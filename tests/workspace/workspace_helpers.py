@@ -39,3 +39,22 @@ def write(root: Path, path: str, content: str | bytes) -> Path:
     else:
         target.write_text(content, encoding="utf-8", newline="")
     return target
+
+
+APP_PY = """\
+import os
+
+
+def main():
+    print("hello")
+    return helper()
+
+
+def helper():
+    return 42
+"""
+
+UTIL_PY = """\
+def helper_util(x):
+    return x * 2
+"""
