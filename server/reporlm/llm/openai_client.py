@@ -1,0 +1,137 @@
+"""Any OpenAI-compatible chat-completions endpoint: OpenAI itself, vLLM, Ollama, llama.cpp server."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+
+from reporlm.llm._errors import redact, retryable_status, short
+from reporlm.llm.base import Completion, Message, ProviderError, Usage
+from reporlm.llm.prices import cost
+
+log = logging.getLogger(__name__)
+
+# Local servers ignore the key, but the SDK refuses to start without one.
+_PLACEHOLDER_KEY = "not-needed"
+# OpenAI's reasoning models reject a custom temperature and the legacy max_tokens field.
+_REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+class OpenAIClient:
+    """``ModelClient`` for chat completions on an OpenAI-compatible server.
+
+    ``api_key``/``base_url`` default to ``OPENAI_API_KEY``/``OPENAI_BASE_URL``. A key is optional
+    for local endpoints. A model missing from the price table costs 0 on a loopback endpoint (the
+    user's own hardware) and ``None`` (unknown) elsewhere.
+    """
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = 4,
+        timeout: float = 600.0,
+    ) -> None:
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+        )
+        self._api_key = api_key
+        endpoint = str(self._client.base_url)
+        self._official = urlsplit(endpoint).hostname == "api.openai.com"
+        self._local = _is_loopback(endpoint)
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+    ) -> Completion:
+        kwargs = self.request_params(messages, model, max_tokens, temperature)
+        try:
+            response = await self._client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except openai.APITimeoutError:
+            raise ProviderError("openai: request timed out", retryable=True) from None
+        except openai.APIConnectionError as exc:
+            raise ProviderError(
+                f"openai: connection to {self._client.base_url} failed: {self._redact(str(exc))}",
+                retryable=True,
+            ) from None
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"openai: {self._redact(str(exc))}") from None
+
+        if not response.choices:
+            raise ProviderError("openai: the server returned no choices", retryable=True)
+        choice = response.choices[0]
+        return Completion(
+            text=choice.message.content or "",
+            usage=self._usage(model, response.usage),
+            model=response.model or model,
+            stop_reason=choice.finish_reason,
+        )
+
+    def request_params(
+        self, messages: Sequence[Message], model: str, max_tokens: int, temperature: float
+    ) -> dict[str, Any]:
+        """The chat-completions arguments for this endpoint and model."""
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if self._official:
+            params["max_completion_tokens"] = max_tokens
+        else:
+            params["max_tokens"] = max_tokens  # the field every compatible server understands
+        if not (self._official and model.startswith(_REASONING_PREFIXES)):
+            params["temperature"] = temperature
+        return params
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _usage(self, model: str, raw: Any) -> Usage:
+        if raw is None:  # some compatible servers omit usage entirely
+            usage = Usage()
+        else:
+            details = getattr(raw, "prompt_tokens_details", None)
+            usage = Usage(
+                input_tokens=raw.prompt_tokens or 0,
+                output_tokens=raw.completion_tokens or 0,
+                cache_read_tokens=(details.cached_tokens or 0) if details is not None else 0,
+            )
+        price = cost(model, usage)
+        usage.cost_usd = 0.0 if price is None and self._local else price
+        return usage
+
+    def _redact(self, text: str) -> str:
+        return redact(text, (self._api_key,))
+
+    def _status_error(self, exc: openai.APIStatusError) -> ProviderError:
+        status = exc.status_code
+        body = exc.body
+        detail = body.get("message") if isinstance(body, dict) else None
+        message = f"openai: HTTP {status}: {short(self._redact(str(detail or exc.message)))}"
+        return ProviderError(message, status=status, retryable=retryable_status(status))
