@@ -64,6 +64,19 @@ def test_git_listing_of_a_subfolder_is_relative_to_it(git_repo: Path) -> None:
     assert repo.files() == ["app.py", "pkg/__init__.py", "pkg/deep/nested.py", "pkg/util.py"]
 
 
+def test_ignored_folder_of_a_work_tree_is_walked(git_repo: Path) -> None:
+    repo = Repo(git_repo / "build")
+    assert not repo.is_git
+    assert repo.files() == ["out.py"]
+
+
+def test_empty_git_repo_has_no_files(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    repo = Repo(tmp_path)
+    assert repo.is_git
+    assert repo.files() == []
+
+
 def test_git_environment_of_the_caller_is_ignored(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A server started from a git hook inherits GIT_DIR/GIT_INDEX_FILE pointing elsewhere.
     monkeypatch.setenv("GIT_DIR", "/nonexistent/.git")
@@ -97,6 +110,11 @@ def test_plain_folder_honours_gitignore_and_skips_git_binaries_and_symlink_escap
     # img.png (binary), .git/, loop/ (dir symlink), ping/pong (loop), outlink.txt and outdir/
     # (outside), linked_sub/ (symlinked folders are not entered, as in git).
     assert repo.files() == PLAIN_FILES
+
+
+def test_special_files_are_skipped_without_blocking(plain_folder: Path) -> None:
+    os.mkfifo(plain_folder / "pipe.txt")
+    assert Repo(plain_folder).files() == PLAIN_FILES
 
 
 def test_listing_is_cached_until_refresh(plain_folder: Path) -> None:

@@ -163,15 +163,25 @@ def _walk_candidates(root: Path) -> list[str]:
 
 
 def _text_file_size(root: Path, path: str) -> int | None:
-    """Size of `path` if it is a regular text file inside `root` (symlinks followed), else None."""
-    full = root / path
+    """Size of `path` if it is a regular text file inside `root` (symlinks followed), else None.
+
+    Runs once per file of the repository, hence plain `os` calls rather than pathlib.
+    """
+    base = str(root)
+    full = os.path.join(base, path)
     try:
-        if full.is_symlink() and not Path(os.path.realpath(full)).is_relative_to(root):
-            return None
-        info = full.stat()
+        info = os.lstat(full)
+        if stat.S_ISLNK(info.st_mode):
+            real = os.path.realpath(full)
+            if not real.startswith(base + os.sep):
+                return None
+            info = os.stat(real)
+        # Checked before opening: opening a FIFO would block.
         if not stat.S_ISREG(info.st_mode):
             return None
-        with full.open("rb") as handle:
+        if info.st_size == 0:
+            return 0
+        with open(full, "rb", buffering=0) as handle:
             sample = handle.read(SNIFF_BYTES)
     except (OSError, ValueError):
         return None  # deleted since git listed it, unreadable, or a symlink loop
@@ -196,6 +206,11 @@ def _keep_text_files(root: Path, candidates: Iterable[str]) -> dict[str, int]:
 def list_files(root: Path) -> Listing:
     """List the text files of the repository at `root` (a resolved directory)."""
     candidates = _git_candidates(root)
+    if candidates == [] and _run_git(root, "check-ignore", "-q", ".").returncode == 0:
+        # `root` is an ignored folder of a work tree (a virtualenv, a build output) opened on
+        # purpose: show its files rather than an empty view.
+        log.info("%s is ignored by git; listing it as a plain folder", root)
+        candidates = None
     is_git = candidates is not None
     if candidates is None:
         candidates = _walk_candidates(root)

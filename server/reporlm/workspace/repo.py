@@ -65,6 +65,11 @@ class _SharedListing:
             self._listing = listing
 
 
+def _stem(path: str) -> str:
+    name = path.rpartition("/")[2]
+    return name.partition(".")[0] if not name.startswith(".") else name
+
+
 def _check_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise WorkspaceError(f"{name} must be an int, not {type(value).__name__}")
@@ -320,17 +325,17 @@ class Repo:
 
     def _close_matches(self, rel: str) -> list[str]:
         paths = list(self._view_sizes())
-        name = rel.rpartition("/")[2]
-        by_name: dict[str, list[str]] = defaultdict(list)
+        by_stem: dict[str, list[str]] = defaultdict(list)
         for path in paths:
-            by_name[path.rpartition("/")[2]].append(path)
-        # The right name in the wrong folder is the commonest slip; rank those by full path.
-        candidates = by_name.get(name, [])
+            by_stem[_stem(path)].append(path)
+        # The right name in the wrong folder (or with another extension) is the commonest slip.
+        # Stems are compared without extensions, which would make unrelated names look alike.
+        candidates = list(by_stem.get(_stem(rel), []))
         if not candidates:
-            for close in difflib.get_close_matches(name, list(by_name), n=MAX_SUGGESTIONS, cutoff=0.6):
-                candidates += by_name[close]
+            for close in difflib.get_close_matches(_stem(rel), list(by_stem), n=MAX_SUGGESTIONS, cutoff=0.7):
+                candidates += by_stem[close]
         if not candidates:
-            return difflib.get_close_matches(rel, paths, n=MAX_SUGGESTIONS, cutoff=0.6)
+            return difflib.get_close_matches(rel, paths, n=MAX_SUGGESTIONS, cutoff=0.7)
         ratio = lambda path: difflib.SequenceMatcher(None, rel, path).ratio()  # noqa: E731
         return sorted(candidates, key=ratio, reverse=True)[:MAX_SUGGESTIONS]
 
