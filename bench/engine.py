@@ -12,6 +12,7 @@ Each figure is printed next to its target and next to a reference measured in th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import subprocess
 import tempfile
@@ -48,8 +49,10 @@ def make_repo(root: Path, n_files: int = 1000) -> Path:
         )
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "b"],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "b"],
+        check=True,
+    )
     return root
 
 
@@ -80,8 +83,14 @@ async def batched(repo: Path, n: int = 64, latency: float = 0.5, concurrency: in
     gather_s = time.perf_counter() - started
     ideal = n / concurrency * latency
     ratio = engine_s / ideal
-    return Figure(f"llm_query_batched {n}×{latency}s, concurrency {concurrency}", f"{engine_s:.2f} s",
-                  "≤ 1.5× ideal", f"ideal {ideal:.2f} s; bare gather {gather_s:.2f} s", ratio, ratio <= 1.5)
+    return Figure(
+        f"llm_query_batched {n}×{latency}s, concurrency {concurrency}",
+        f"{engine_s:.2f} s",
+        "≤ 1.5× ideal",
+        f"ideal {ideal:.2f} s; bare gather {gather_s:.2f} s",
+        ratio,
+        ratio <= 1.5,
+    )
 
 
 async def overhead(repo: Path, iterations: int = 40) -> Figure:
@@ -98,18 +107,24 @@ async def overhead(repo: Path, iterations: int = 40) -> Figure:
         await s.ask("bench", listeners=[listen])
     # One iteration = from its "iteration" event to the next one: model time here is ~0 (scripted).
     starts = [t for kind, t in stamps if kind == "iteration"]
-    per_iter = [b - a for a, b in zip(starts[1:], starts[2:], strict=False)]  # skip the warm-up turn
+    per_iter = [b - a for a, b in itertools.pairwise(starts[1:])]  # skip the warm-up turn
     median_ms = statistics.median(per_iter) * 1000
 
     namespace: dict[str, object] = {"repo": Repo(repo)}
     ref: list[float] = []
     for i in range(iterations):
         started = time.perf_counter()
-        exec(compile(code + f"\nstep = {i}", "<bench>", "exec"), namespace)  # noqa: S102 - the reference
+        exec(compile(code + f"\nstep = {i}", "<bench>", "exec"), namespace)
         ref.append(time.perf_counter() - started)
     ref_ms = statistics.median(ref) * 1000
-    return Figure("engine overhead per iteration, 1,000 files", f"{median_ms:.1f} ms median", "< 20 ms",
-                  f"in-process exec {ref_ms:.1f} ms", median_ms / ref_ms if ref_ms else None, median_ms < 20)
+    return Figure(
+        "engine overhead per iteration, 1,000 files",
+        f"{median_ms:.1f} ms median",
+        "< 20 ms",
+        f"in-process exec {ref_ms:.1f} ms",
+        median_ms / ref_ms if ref_ms else None,
+        median_ms < 20,
+    )
 
 
 async def run_all() -> list[Figure]:

@@ -46,15 +46,24 @@ def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
 def engine_options(settings: Settings, provider: str) -> EngineOptions:
     options = EngineOptions(
         limits=settings.limits,
-        sandbox=SandboxLimits(wall_seconds=settings.block_seconds, cpu_seconds=settings.block_seconds,
-                              memory_mb=settings.block_memory_mb),
+        sandbox=SandboxLimits(
+            wall_seconds=settings.block_seconds,
+            cpu_seconds=settings.block_seconds,
+            memory_mb=settings.block_memory_mb,
+        ),
         output_chars=settings.output_chars,
         concurrency=settings.concurrency,
     )
     if provider == "local":
         # A small model on two cores: shorter turns and a context that fits its window.
-        options = replace(options, context_tokens=LOCAL_CONTEXT_TOKENS, root_max_tokens=1024, sub_max_tokens=512,
-                          sub_prompt_chars=24_000, output_chars=min(settings.output_chars, 3000))
+        options = replace(
+            options,
+            context_tokens=LOCAL_CONTEXT_TOKENS,
+            root_max_tokens=1024,
+            sub_max_tokens=512,
+            sub_prompt_chars=24_000,
+            output_chars=min(settings.output_chars, 3000),
+        )
     return options
 
 

@@ -36,7 +36,9 @@ log = logging.getLogger("reporlm")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reporlm", description="Ask questions about a whole code repository.")
+    parser = argparse.ArgumentParser(
+        prog="reporlm", description="Ask questions about a whole code repository."
+    )
     parser.add_argument("--version", action="version", version=f"reporlm {__version__}")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command")
@@ -66,8 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--repo", default=".", help="the repository folder (default: the current folder)")
     ask.add_argument("--scope", help="limit the question to this folder of the repository")
-    ask.add_argument("--provider", choices=["anthropic", "openai", "local"],
-                     help="default: anthropic when ANTHROPIC_API_KEY is set, else the embedded local model")
+    ask.add_argument(
+        "--provider",
+        choices=["anthropic", "openai", "local"],
+        help="default: anthropic when ANTHROPIC_API_KEY is set, else the embedded local model",
+    )
     ask.add_argument("--model", help="the root model")
     ask.add_argument("--sub-model", help="the model llm_query calls (a cheaper reader)")
     ask.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
@@ -79,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-depth", type=int, help="rlm_query nesting (default 1)")
     ask.add_argument("--block-seconds", type=float, help="wall-clock limit of one code block (default 60)")
     ask.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ask.add_argument("--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)")
+    ask.add_argument(
+        "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
+    )
     ask.add_argument("-v", "--verbose", action="store_true", help="print the trace live on stderr")
     ask.set_defaults(run=_ask)
     return parser
@@ -126,7 +135,9 @@ async def _run_ask(args: argparse.Namespace, settings: Any, repo: Path, trace_fi
         with status_cm as status:
             if status is not None:
                 listeners.append(StatusLine(status))
-            return await session.ask(args.question, scope=args.scope, trace_file=trace_file, listeners=listeners)
+            return await session.ask(
+                args.question, scope=args.scope, trace_file=trace_file, listeners=listeners
+            )
 
 
 def default_trace_file() -> Path:
@@ -138,16 +149,21 @@ def render_markdown(result: RunResult) -> str:
     """The answer, then what was checked: a footer a person or a CI comment can read."""
     lines = [result.answer.rstrip(), "", "---"]
     verified = [c for c in result.citations if c.verified]
-    lines.append(f"Citations: {len(verified)} verified" + (f", {len(result.unverified)} not verified" if result.unverified else ""))
+    lines.append(
+        f"Citations: {len(verified)} verified"
+        + (f", {len(result.unverified)} not verified" if result.unverified else "")
+    )
     for c in result.unverified:
         lines.append(f"- not verified: `{c.label()}` ({c.reason})")
     if result.partial:
         lines.append(f"**Partial answer**: the run stopped ({result.reason}) before a final answer.")
     usage = result.usage
     cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd else ""
-    lines.append(f"_{result.iterations} iterations, {result.sub_calls} sub-calls, "
-                 f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens{cost}, {result.seconds:.0f}s; "
-                 f"trace: {result.trace_file}_")
+    lines.append(
+        f"_{result.iterations} iterations, {result.sub_calls} sub-calls, "
+        f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens{cost}, {result.seconds:.0f}s; "
+        f"trace: {result.trace_file}_"
+    )
     return "\n".join(lines)
 
 

@@ -37,7 +37,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     provider: str | None = None
-    """anthropic | openai | local | scripted; None picks anthropic when ANTHROPIC_API_KEY is set, else local."""
+    """anthropic | openai | local | scripted; None: anthropic if ANTHROPIC_API_KEY is set, else local."""
     model: str | None = None
     """The root model; None uses the provider's default."""
     sub_model: str | None = None
@@ -55,7 +55,7 @@ class Settings:
     api_key_file: str | None = None
     """A file holding the API key, for setups that keep keys out of the environment."""
     api_key: str | None = field(default=None, repr=False)
-    """Taken from the environment or api_key_file at load time; never logged, traced or given to the sandbox."""
+    """From the environment or api_key_file; never logged, traced or given to the sandbox."""
 
     def public(self) -> dict[str, Any]:
         """The settings with secrets removed, for status reports and traces."""
@@ -118,7 +118,9 @@ def _build(values: dict[str, Any]) -> Settings:
     limit_names = {f.name for f in fields(Limits)}
     bad = sorted(set(limits) - limit_names)
     if bad:
-        raise ConfigError(f"unknown budget limit(s): {', '.join(bad)}; known: {', '.join(sorted(limit_names))}")
+        raise ConfigError(
+            f"unknown budget limit(s): {', '.join(bad)}; known: {', '.join(sorted(limit_names))}"
+        )
     try:
         return Settings(limits=replace(Limits(), **limits), **values)
     except TypeError as exc:

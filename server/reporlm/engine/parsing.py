@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FENCE = re.compile(r"```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(
+    r"```[ \t]*(repl|python|py|python3)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE
+)
 _ANY_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
-_FINAL_VAR = re.compile(r"^\s*FINAL_VAR\(\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*\)", re.IGNORECASE | re.MULTILINE)
+_FINAL_VAR = re.compile(
+    r"^\s*FINAL_VAR\(\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*\)", re.IGNORECASE | re.MULTILINE
+)
 _FINAL = re.compile(r"^\s*FINAL\((.*)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
 
 
@@ -54,7 +58,9 @@ def find_final(message: str) -> FinalMarker | None:
 
 
 def _looks_like_code(body: str) -> bool:
-    return bool(re.search(r"^\s*(import |from |print\(|for |def |[A-Za-z_]\w*\s*=|repo\.)", body, re.MULTILINE))
+    return bool(
+        re.search(r"^\s*(import |from |print\(|for |def |[A-Za-z_]\w*\s*=|repo\.)", body, re.MULTILINE)
+    )
 
 
 def _strip_stray_language_line(body: str) -> str:
@@ -105,7 +111,9 @@ def normalize_code(code: str) -> str:
     """Code with comments and blank lines removed, so re-running the same block is recognised."""
     lines = []
     for line in code.splitlines():
-        stripped = line.split("#", 1)[0].rstrip() if "#" in line and "'" not in line and '"' not in line else line
+        stripped = (
+            line.split("#", 1)[0].rstrip() if "#" in line and "'" not in line and '"' not in line else line
+        )
         if stripped.strip():
             lines.append(stripped.rstrip())
     return "\n".join(lines)

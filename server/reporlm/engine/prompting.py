@@ -40,6 +40,8 @@ def load_prompts(model: str, version: str = PROMPT_VERSION) -> PromptSet:
     folder = resources.files("reporlm.engine") / "prompts" / version
     family = model_family(model)
     variant = folder / f"system.{family}.md"
-    system = (variant if family != "default" and variant.is_file() else folder / "system.md").read_text("utf-8")
+    system = (variant if family != "default" and variant.is_file() else folder / "system.md").read_text(
+        "utf-8"
+    )
     messages = tomllib.loads((folder / "messages.toml").read_text("utf-8"))
     return PromptSet(version, family, system, messages)

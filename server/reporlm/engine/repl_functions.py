@@ -46,7 +46,7 @@ MODEL_FUNCTIONS = (
     ReplFunction(
         "llm_query",
         "(prompt) -> str",
-        "ask a sub-model about text you put in the prompt (it sees nothing else; it can take ~50k characters).",
+        "ask a sub-model about text you put in the prompt; it sees nothing else (keep it under ~50k chars).",
     ),
     ReplFunction(
         "llm_query_batched",

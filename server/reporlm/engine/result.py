@@ -40,7 +40,11 @@ class RunResult:
             "citations": [asdict(c) for c in self.citations],
             "iterations": self.iterations,
             "sub_calls": self.sub_calls,
-            "usage": {"root": asdict(self.root_usage), "sub": asdict(self.sub_usage), "total": asdict(self.usage)},
+            "usage": {
+                "root": asdict(self.root_usage),
+                "sub": asdict(self.sub_usage),
+                "total": asdict(self.usage),
+            },
             "seconds": round(self.seconds, 3),
             "trace_id": self.trace_id,
             "trace_file": self.trace_file,

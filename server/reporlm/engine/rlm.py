@@ -54,7 +54,9 @@ class Runtime:
         if self.semaphore is None:
             self.semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
 
-    async def start_sandbox(self, handler: Callable[[str, list[Any], dict[str, Any]], Awaitable[Any]]) -> Sandbox:
+    async def start_sandbox(
+        self, handler: Callable[[str, list[Any], dict[str, Any]], Awaitable[Any]]
+    ) -> Sandbox:
         return await Sandbox.start(functions=sandbox_table(), handler=handler, limits=self.options.sandbox)
 
 
@@ -93,15 +95,25 @@ class RLMRun:
 
     async def run(self) -> RunResult:
         started = time.monotonic()
-        self._emit("run_start", question=self.question, scope=self.repo.scope, root_model=self.runtime.models.root_model,
-                   sub_model=self.runtime.models.sub_model, prompt=f"{self.prompts.version}/{self.prompts.family}")
+        self._emit(
+            "run_start",
+            question=self.question,
+            scope=self.repo.scope,
+            root_model=self.runtime.models.root_model,
+            sub_model=self.runtime.models.sub_model,
+            prompt=f"{self.prompts.version}/{self.prompts.family}",
+        )
         own_sandbox = self.sandbox is None
         if self.sandbox is None:
             self.sandbox = await self.runtime.start_sandbox(self.handle_call)
         try:
             messages = [
-                Message("system", self.prompts.system(functions=describe_all(),
-                                                      max_iterations=self.budget.limits.max_iterations)),
+                Message(
+                    "system",
+                    self.prompts.system(
+                        functions=describe_all(), max_iterations=self.budget.limits.max_iterations
+                    ),
+                ),
                 Message("user", self._question_message()),
             ]
             answer, reason = await self._loop(messages)
@@ -123,12 +135,23 @@ class RLMRun:
             seconds=time.monotonic() - started,
             trace_id=self.runtime.tracer.run_id,
         )
-        self._emit("final", answer=answer, partial=partial, reason=reason,
-                   citations=[c.label() for c in result.citations if c.verified],
-                   unverified=[f"{c.label()} ({c.reason})" for c in result.unverified])
-        self._emit("run_end", iterations=result.iterations, sub_calls=result.sub_calls,
-                   input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens,
-                   cost_usd=result.usage.cost_usd, seconds=round(result.seconds, 3))
+        self._emit(
+            "final",
+            answer=answer,
+            partial=partial,
+            reason=reason,
+            citations=[c.label() for c in result.citations if c.verified],
+            unverified=[f"{c.label()} ({c.reason})" for c in result.unverified],
+        )
+        self._emit(
+            "run_end",
+            iterations=result.iterations,
+            sub_calls=result.sub_calls,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            cost_usd=result.usage.cost_usd,
+            seconds=round(result.seconds, 3),
+        )
         return result
 
     async def _loop(self, messages: list[Message]) -> tuple[str | None, str]:
@@ -185,16 +208,27 @@ class RLMRun:
         result = await self._sandbox().execute(code)
         self._last_output = result.output
         self.variables = result.variables
-        self._emit("output", chars=len(result.output), preview=preview(result.output, 400), error=result.error,
-                   seconds=round(result.seconds, 3), killed=result.killed, reset=result.reset,
-                   final=result.final is not None)
+        self._emit(
+            "output",
+            chars=len(result.output),
+            preview=preview(result.output, 400),
+            error=result.error,
+            seconds=round(result.seconds, 3),
+            killed=result.killed,
+            reset=result.reset,
+            final=result.final is not None,
+        )
         return result
 
     def _output_message(self, n: int, result: ExecResult) -> str:
         text = result.output if result.output.strip() else self.prompts.message("empty_output")
         if result.killed:
             state = self.prompts.message("state_lost" if result.reset else "state_kept")
-            text = self.prompts.message("killed", reason=result.error or "a limit was hit", state=state) + "\n" + text
+            text = (
+                self.prompts.message("killed", reason=result.error or "a limit was hit", state=state)
+                + "\n"
+                + text
+            )
         left = self.budget.iterations_left()
         return self.prompts.message(
             "output",
@@ -241,12 +275,20 @@ class RLMRun:
         models = self.runtime.models
         started = time.monotonic()
         completion = await models.root.complete(
-            self._fit_context(messages), model=models.root_model, max_tokens=self.runtime.options.root_max_tokens
+            self._fit_context(messages),
+            model=models.root_model,
+            max_tokens=self.runtime.options.root_max_tokens,
         )
         self.budget.add_usage(completion.usage, root=True)
-        self._emit("model_call", model=models.root_model, input_tokens=completion.usage.input_tokens,
-                   output_tokens=completion.usage.output_tokens, cost_usd=completion.usage.cost_usd,
-                   seconds=round(time.monotonic() - started, 3), text=completion.text)
+        self._emit(
+            "model_call",
+            model=models.root_model,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            cost_usd=completion.usage.cost_usd,
+            seconds=round(time.monotonic() - started, 3),
+            text=completion.text,
+        )
         return completion.text
 
     def _fit_context(self, messages: list[Message]) -> list[Message]:
@@ -315,9 +357,15 @@ class RLMRun:
             )
         self.budget.add_usage(completion.usage, root=False)
         rt.cache[key] = completion.text
-        self._emit("subcall_end", cached=False, input_tokens=completion.usage.input_tokens,
-                   output_tokens=completion.usage.output_tokens, cost_usd=completion.usage.cost_usd,
-                   seconds=round(time.monotonic() - started, 3), preview=preview(completion.text))
+        self._emit(
+            "subcall_end",
+            cached=False,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            cost_usd=completion.usage.cost_usd,
+            seconds=round(time.monotonic() - started, 3),
+            preview=preview(completion.text),
+        )
         return completion.text
 
     async def _sub_query_for_model(self, prompt: Any) -> str:
@@ -349,7 +397,9 @@ class RLMRun:
             self.budget.charge_sub_call()
         except BudgetExhausted as exc:
             raise RuntimeError(f"rlm_query refused: {exc}") from None
-        child_question = self.prompts.message("child_question", question=question, scope=scope) if scope else question
+        child_question = (
+            self.prompts.message("child_question", question=question, scope=scope) if scope else question
+        )
         self._emit("child_start", question=preview(question), scope=scope, degraded=False)
         child = RLMRun(self.runtime, child_repo, self.budget.child(), child_question)
         try:
@@ -357,8 +407,13 @@ class RLMRun:
         except ProviderError as exc:
             self._emit("child_end", partial=True, error=str(exc))
             raise RuntimeError(f"rlm_query failed: {exc}") from None
-        self._emit("child_end", partial=result.partial, reason=result.reason, answer=preview(result.answer, 400),
-                   iterations=result.iterations)
+        self._emit(
+            "child_end",
+            partial=result.partial,
+            reason=result.reason,
+            answer=preview(result.answer, 400),
+            iterations=result.iterations,
+        )
         if result.partial:
             return f"{result.answer}\n\n(partial answer: the helper stopped because of {result.reason})"
         return result.answer
@@ -404,7 +459,11 @@ def _estimate_tokens(messages: list[Message]) -> int:
 
 
 def _bind(
-    name: str, params: list[str], args: list[Any], kwargs: dict[str, Any], defaults: dict[str, Any] | None = None
+    name: str,
+    params: list[str],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
 ) -> list[Any]:
     """Match positional and keyword arguments to parameter names, with readable errors for the model."""
     defaults = defaults or {}

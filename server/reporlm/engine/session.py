@@ -68,7 +68,9 @@ class Session:
             try:
                 sandbox = await self._ensure_sandbox(runtime)
                 note = self._session_note()
-                run = RLMRun(runtime, repo, Budget(options.limits), question, sandbox=sandbox, session_note=note)
+                run = RLMRun(
+                    runtime, repo, Budget(options.limits), question, sandbox=sandbox, session_note=note
+                )
                 self._current = run
                 result = await run.run()
             except BaseException as exc:
