@@ -165,3 +165,10 @@ def test_official_reasoning_models_get_their_own_parameters() -> None:
     assert "max_tokens" not in gpt5 and "temperature" not in gpt5
     gpt4 = client.request_params([Message("user", "hi")], "gpt-4.1", 100, 0.0)
     assert gpt4["max_completion_tokens"] == 100 and gpt4["temperature"] == 0.0
+
+
+def test_the_official_endpoint_needs_a_key(monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
+        OpenAIClient()

@@ -50,3 +50,14 @@ def test_importing_the_package_loads_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_client_classes_are_exported_lazily() -> None:
+    code = (
+        "import sys, reporlm.llm as llm; "
+        "assert 'openai' not in sys.modules; "
+        "cls = llm.OpenAIClient; "
+        "print(cls.__name__, 'openai' in sys.modules, 'anthropic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["OpenAIClient", "True", "False"]

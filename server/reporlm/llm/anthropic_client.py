@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,11 @@ class AnthropicClient:
     ) -> None:
         try:
             self._client = anthropic.AsyncAnthropic(
-                api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+                api_key=api_key,
+                base_url=base_url,
+                max_retries=max_retries,
+                # A short connect timeout: an unreachable host should fail in seconds, not minutes.
+                timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
             )
         except anthropic.AnthropicError as exc:  # e.g. a named credentials profile that is missing
             raise ProviderError(f"anthropic: {redact(str(exc), (api_key,))}; {_NO_CREDENTIALS}") from None
@@ -80,6 +85,7 @@ class AnthropicClient:
         kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
         if system:
             kwargs["system"] = system
+        started = time.perf_counter()
         try:
             response = await self._client.messages.create(**kwargs)
         except anthropic.APIStatusError as exc:
@@ -99,11 +105,17 @@ class AnthropicClient:
             raise ProviderError(f"anthropic: no credentials; {_NO_CREDENTIALS}") from None
 
         text = "".join(block.text for block in response.content if block.type == "text")
+        usage = self._usage(model, response.usage)
+        log.debug(
+            "anthropic %s: %d in (%d cached), %d out, %.1fs",
+            model,
+            usage.input_tokens,
+            usage.cache_read_tokens,
+            usage.output_tokens,
+            time.perf_counter() - started,
+        )
         return Completion(
-            text=text,
-            usage=self._usage(model, response.usage),
-            model=response.model or model,
-            stop_reason=response.stop_reason,
+            text=text, usage=usage, model=response.model or model, stop_reason=response.stop_reason
         )
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -178,6 +179,7 @@ class LocalClient:
     ) -> Completion:
         with self._lock:
             slot = self._slot_for(model, turns)
+            started = time.perf_counter()
             try:
                 response = slot.llm.create_chat_completion(
                     messages=[{"role": role, "content": content} for role, content in turns],
@@ -196,6 +198,13 @@ class LocalClient:
             input_tokens=raw.get("prompt_tokens", 0),
             output_tokens=raw.get("completion_tokens", 0),
             cost_usd=0.0,
+        )
+        log.debug(
+            "local %s: %d in, %d out, %.1fs",
+            model,
+            usage.input_tokens,
+            usage.output_tokens,
+            time.perf_counter() - started,
         )
         return Completion(text=text, usage=usage, model=model, stop_reason=choice.get("finish_reason"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,15 +51,21 @@ class OpenAIClient:
         max_retries: int = 4,
         timeout: float = 600.0,
     ) -> None:
-        api_key = api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+            api_key=api_key or _PLACEHOLDER_KEY,
+            base_url=base_url,
+            max_retries=max_retries,
+            # A short connect timeout: an unreachable host should fail in seconds, not minutes.
+            timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),
         )
         self._api_key = api_key
         endpoint = str(self._client.base_url)
         self._official = urlsplit(endpoint).hostname == "api.openai.com"
         self._local = _is_loopback(endpoint)
+        if self._official and not api_key:
+            raise ProviderError("openai: no API key; set OPENAI_API_KEY, or base_url for a local server")
 
     async def complete(
         self,
@@ -69,6 +76,7 @@ class OpenAIClient:
         temperature: float = 0.0,
     ) -> Completion:
         kwargs = self.request_params(messages, model, max_tokens, temperature)
+        started = time.perf_counter()
         try:
             response = await self._client.chat.completions.create(**kwargs)
         except openai.APIStatusError as exc:
@@ -86,9 +94,18 @@ class OpenAIClient:
         if not response.choices:
             raise ProviderError("openai: the server returned no choices", retryable=True)
         choice = response.choices[0]
+        usage = self._usage(model, response.usage)
+        log.debug(
+            "openai %s: %d in (%d cached), %d out, %.1fs",
+            model,
+            usage.input_tokens,
+            usage.cache_read_tokens,
+            usage.output_tokens,
+            time.perf_counter() - started,
+        )
         return Completion(
             text=choice.message.content or "",
-            usage=self._usage(model, response.usage),
+            usage=usage,
             model=response.model or model,
             stop_reason=choice.finish_reason,
         )
