@@ -26,6 +26,7 @@ from reporlm.config import ConfigError, load_settings
 from reporlm.console import StatusLine, VerboseView
 from reporlm.engine.result import RunResult
 from reporlm.llm.base import ProviderError
+from reporlm.llm.local import LocalUnavailable
 from reporlm.sandbox import SandboxUnavailable
 
 EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except ConfigError as exc:
         print(f"reporlm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LocalUnavailable as exc:
+        print(f"reporlm: the embedded model cannot run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SandboxUnavailable as exc:
         print(f"reporlm: the code sandbox cannot start here: {exc}", file=sys.stderr)

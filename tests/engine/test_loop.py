@@ -239,8 +239,9 @@ async def test_a_runaway_block_is_stopped_and_the_session_goes_on(small_repo: Pa
     async with session_for(small_repo, root, **opts) as session:
         result = await session.ask("q")
     assert result.answer == "x"
-    assert "stopped" in root.calls[1].messages[-1].content
-    assert "42" in root.calls[2].messages[-1].content or "NameError" in root.calls[2].messages[-1].content
+    assert "wall-clock limit of 1 s" in root.calls[1].messages[-1].content
+    # A pure-Python loop is interrupted inside the worker, so the REPL state survives.
+    assert "42" in root.calls[2].messages[-1].content
 
 
 async def test_follow_up_questions_share_the_repl(small_repo: Path) -> None:
@@ -275,7 +276,7 @@ async def test_repository_errors_reach_the_model_readably(small_repo: Path) -> N
     async with session_for(small_repo, root) as session:
         await session.ask("q")
     out = root.calls[1].messages[-1].content
-    assert "outside the repository" in out and "regex" in out.lower()
+    assert "outside the repository" in out and "invalid regular expression" in out
 
 
 async def test_json_result_shape(small_repo: Path) -> None:
@@ -285,3 +286,15 @@ async def test_json_result_shape(small_repo: Path) -> None:
     data = json.loads(json.dumps(result.to_json()))
     assert {"answer", "citations", "partial", "usage", "trace_id", "trace_file"} <= data.keys()
     assert [c["verified"] for c in data["citations"]] == [True, False]
+
+
+async def test_a_block_stuck_in_c_is_killed_and_the_model_told_its_state_is_gone(small_repo: Path) -> None:
+    root = ScriptedClient(
+        [repl("keep = 1\nsum(range(10**13))"), repl("print('keep' in globals())"), "FINAL(x)"]
+    )
+    async with session_for(small_repo, root, sandbox=SandboxLimits(wall_seconds=1, cpu_seconds=5)) as session:
+        result = await session.ask("q")
+    assert result.answer == "x"
+    stopped = root.calls[1].messages[-1].content
+    assert "The block was stopped" in stopped and "variables from earlier turns are gone" in stopped
+    assert "False" in root.calls[2].messages[-1].content

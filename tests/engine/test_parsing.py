@@ -56,4 +56,5 @@ def test_truncate_keeps_head_and_tail_and_counts_the_cut() -> None:
 
 def test_normalize_code_ignores_comments_and_blank_lines() -> None:
     assert normalize_code("x = 1  # first\n\nprint(x)\n") == normalize_code("x = 1\nprint(x)")
-    assert normalize_code("print('#not a comment')") == "print('#not a comment')"
+    assert normalize_code("print('#not a comment')") != normalize_code("print('')")
+    assert normalize_code("if x:\n  y(") == normalize_code("if x:\n    y(  ")

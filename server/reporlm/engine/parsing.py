@@ -7,6 +7,7 @@ those, and strict about one thing: code comes from the first block only.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -108,12 +109,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def normalize_code(code: str) -> str:
-    """Code with comments and blank lines removed, so re-running the same block is recognised."""
-    lines = []
-    for line in code.splitlines():
-        stripped = (
-            line.split("#", 1)[0].rstrip() if "#" in line and "'" not in line and '"' not in line else line
-        )
-        if stripped.strip():
-            lines.append(stripped.rstrip())
-    return "\n".join(lines)
+    """A form of the code that ignores comments and layout, so re-running the same block is recognised."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return "\n".join(line.strip() for line in code.splitlines() if line.strip())

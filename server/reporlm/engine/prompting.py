@@ -26,8 +26,8 @@ class PromptSet:
     def system(self, *, functions: str, max_iterations: int) -> str:
         return Template(self._system).substitute(functions=functions, max_iterations=max_iterations)
 
-    def message(self, name: str, **values: object) -> str:
-        return Template(self._messages[name]).substitute({k: str(v) for k, v in values.items()})
+    def message(self, key: str, /, **values: object) -> str:
+        return Template(self._messages[key]).substitute({k: str(v) for k, v in values.items()})
 
 
 def model_family(model: str) -> str:
