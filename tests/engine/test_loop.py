@@ -99,6 +99,8 @@ async def test_no_code_and_repeated_code_are_nudged(small_repo: Path, tmp_path: 
     events = read_trace(trace)
     assert sum(e["kind"] == "code" for e in events) == 1
     assert [e["why"] for e in events if e["kind"] == "nudge"] == ["no code block", "repeated code"]
+    # Greedy turns, except right after a nudge.
+    assert [c.temperature for c in root.calls] == [0.0, 0.7, 0.0, 0.7]
 
 
 async def test_iterations_run_out_then_one_answer_now_turn(small_repo: Path) -> None:

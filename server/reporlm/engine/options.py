@@ -25,4 +25,6 @@ class EngineOptions:
     """How many sub-calls run at once (llm_query_batched, children); one limit for the whole session."""
     context_tokens: int | None = None
     """The root model's context window; when set, old REPL outputs are elided to stay within it."""
+    retry_temperature: float = 0.7
+    """Sampling temperature of the turn after a nudge (otherwise 0: greedy)."""
     prompt_version: str = "v1"

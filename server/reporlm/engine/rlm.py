@@ -66,6 +66,8 @@ class _Step:
 
     final: str | None = None
     feedback: str = ""
+    nudged: bool = False
+    """The model broke the protocol or repeated itself: the next turn samples instead of decoding greedily."""
 
 
 class RLMRun:
@@ -156,18 +158,21 @@ class RLMRun:
 
     async def _loop(self, messages: list[Message]) -> tuple[str | None, str]:
         """Turns until a final answer (returned) or until something runs out (its name returned)."""
+        temperature = 0.0
         try:
             while self.budget.iterations_left() > 0:
                 self.budget.check()
                 self.budget.charge_iteration()
                 n = self.budget.spend.iterations
                 self._emit("iteration", n=n, max=self.budget.limits.max_iterations)
-                reply = await self._ask_root(messages)
+                reply = await self._ask_root(messages, temperature)
                 messages.append(Message("assistant", reply))
                 step = await self._step(n, reply)
                 if step.final is not None:
                     return step.final, "final"
                 messages.append(Message("user", step.feedback))
+                # Greedy decoding repeats a mistake word for word; a little randomness gets it unstuck.
+                temperature = self.runtime.options.retry_temperature if step.nudged else 0.0
             return None, "iterations"
         except BudgetExhausted as exc:
             self._emit("error", message=str(exc))
@@ -180,7 +185,9 @@ class RLMRun:
         key = normalize_code(code)
         if key in self._seen_code:
             self._emit("nudge", why="repeated code", previous=self._seen_code[key])
-            return _Step(feedback=self.prompts.message("repeated_code", previous=self._seen_code[key]))
+            return _Step(
+                feedback=self.prompts.message("repeated_code", previous=self._seen_code[key]), nudged=True
+            )
         self._seen_code[key] = n
         result = await self._execute(code)
         if result.final is not None:
@@ -194,13 +201,15 @@ class RLMRun:
         marker = find_final(reply)
         if marker is None:
             self._emit("nudge", why="no code block")
-            return _Step(feedback=self.prompts.message("no_code"))
+            return _Step(feedback=self.prompts.message("no_code"), nudged=True)
         if marker.variable is None:
             return _Step(final=marker.text)
         value = await self._sandbox().get_variable(marker.variable)
         if value is None:
             self._emit("nudge", why="FINAL_VAR of a missing variable", name=marker.variable)
-            return _Step(feedback=self.prompts.message("final_var_missing", name=marker.variable))
+            return _Step(
+                feedback=self.prompts.message("final_var_missing", name=marker.variable), nudged=True
+            )
         return _Step(final=value)
 
     async def _execute(self, code: str) -> ExecResult:
@@ -271,13 +280,14 @@ class RLMRun:
 
     # -- the root model -----------------------------------------------------------------------
 
-    async def _ask_root(self, messages: list[Message]) -> str:
+    async def _ask_root(self, messages: list[Message], temperature: float = 0.0) -> str:
         models = self.runtime.models
         started = time.monotonic()
         completion = await models.root.complete(
             self._fit_context(messages),
             model=models.root_model,
             max_tokens=self.runtime.options.root_max_tokens,
+            temperature=temperature,
         )
         self.budget.add_usage(completion.usage, root=True)
         self._emit(
