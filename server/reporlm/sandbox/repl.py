@@ -13,6 +13,7 @@ import io
 import keyword
 import linecache
 import math
+import os
 import resource
 import signal
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 
 Call = Callable[[str, tuple[Any, ...], dict[str, Any]], Any]
 
-_INTERNAL_FILES = frozenset({__file__})
+_INTERNAL_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TIMER_REPEAT_SECONDS = 0.25  # after the limit, interrupt again if the code swallowed the first one
 
 
@@ -35,6 +36,10 @@ class TimeLimitExceeded(BaseException):
 
 class CpuLimitExceeded(BaseException):
     """Raised inside a block that used up its CPU-time limit."""
+
+
+# Shown to the model by their bare names, like the builtin exceptions.
+TimeLimitExceeded.__module__ = CpuLimitExceeded.__module__ = "builtins"
 
 
 @dataclass
@@ -275,7 +280,7 @@ def _format_traceback(exc: BaseException) -> str:
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
     for part in _chain(te):
         part.stack = traceback.StackSummary.from_list(
-            [frame for frame in part.stack if frame.filename not in _INTERNAL_FILES]
+            [frame for frame in part.stack if not frame.filename.startswith(_INTERNAL_DIR)]
         )
     return "".join(te.format())
 
