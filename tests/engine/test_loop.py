@@ -27,7 +27,7 @@ def repl(code: str) -> str:
 
 def session_for(repo: Path, root: ScriptedClient, sub: object | None = None, **options: object) -> Session:
     models = Models(root=root, root_model="scripted-root", sub=sub or root, sub_model="scripted-sub")  # type: ignore[arg-type]
-    opts = EngineOptions(sandbox=SandboxLimits(wall_seconds=5, cpu_seconds=5))
+    opts = EngineOptions(sandbox=SandboxLimits(wall_seconds=5, cpu_seconds=5), require_evidence=False)
     return Session(Repo(repo), models, replace(opts, **options))  # type: ignore[arg-type]
 
 
@@ -300,3 +300,15 @@ async def test_a_block_stuck_in_c_is_killed_and_the_model_told_its_state_is_gone
     stopped = root.calls[1].messages[-1].content
     assert "The block was stopped" in stopped and "variables from earlier turns are gone" in stopped
     assert "False" in root.calls[2].messages[-1].content
+
+
+async def test_an_answer_before_any_evidence_is_turned_down_once(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(a guess)", repl("FINAL('still a guess')")])
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("q")
+    assert "without looking at the repository" in root.calls[1].messages[-1].content
+    assert result.answer == "still a guess" and result.iterations == 2
+
+    looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files')")])
+    async with session_for(small_repo, looked, require_evidence=True) as session:
+        assert (await session.ask("q")).answer == "5 files"

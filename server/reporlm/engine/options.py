@@ -25,6 +25,8 @@ class EngineOptions:
     """How many sub-calls run at once (llm_query_batched, children); one limit for the whole session."""
     context_tokens: int | None = None
     """The root model's context window; when set, old REPL outputs are elided to stay within it."""
+    require_evidence: bool = True
+    """Turn down, once per run, a FINAL given before the code has looked at anything."""
     retry_temperature: float = 0.7
     """Sampling temperature of the turn after a nudge (otherwise 0: greedy)."""
     prompt_version: str = "v1"

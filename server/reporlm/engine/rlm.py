@@ -91,6 +91,9 @@ class RLMRun:
         self.prompts: PromptSet = load_prompts(runtime.models.root_model, runtime.options.prompt_version)
         self._seen_code: dict[str, int] = {}
         self._last_output = ""
+        self._looked = False
+        """Whether the model's code has called anything (repo, llm_query, rlm_query) in this run."""
+        self._unsupported_final_nudged = False
         self.variables: list[str] = []
 
     # -- the loop ---------------------------------------------------------------------------
@@ -168,6 +171,9 @@ class RLMRun:
                 reply = await self._ask_root(messages, temperature)
                 messages.append(Message("assistant", reply))
                 step = await self._step(n, reply)
+                if step.final is not None and self._needs_evidence():
+                    self._emit("nudge", why="answer before looking at the repository")
+                    step = _Step(feedback=self.prompts.message("look_first"), nudged=True)
                 if step.final is not None:
                     return step.final, "final"
                 messages.append(Message("user", step.feedback))
@@ -196,6 +202,13 @@ class RLMRun:
         if find_final(reply) is not None:
             feedback += "\n" + self.prompts.message("final_ignored")
         return _Step(feedback=feedback)
+
+    def _needs_evidence(self) -> bool:
+        """Small models answer from thin air on the first turn; refuse that once per run."""
+        if self._looked or self._unsupported_final_nudged or not self.runtime.options.require_evidence:
+            return False
+        self._unsupported_final_nudged = True
+        return True
 
     async def _step_without_code(self, reply: str) -> _Step:
         marker = find_final(reply)
@@ -323,6 +336,7 @@ class RLMRun:
 
     async def handle_call(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Serve a call the model's code made from inside the sandbox. Errors become its exceptions."""
+        self._looked = True
         if name.startswith("repo.") and name.removeprefix("repo.") in _REPO_METHODS:
             return await self._repo_call(name.removeprefix("repo."), args, kwargs)
         if name == "llm_query":
