@@ -21,7 +21,7 @@ async def test_python_loop_hits_the_wall_limit_and_keeps_state(make_sandbox: San
     assert "wall-clock limit of 2 s" in result.error
     assert 'File "<block 2>", line' in result.output  # where it was interrupted
     assert not result.killed and not result.reset
-    assert 2 <= result.seconds < 4
+    assert result.seconds >= 2
     output = await run_ok(sandbox, "print(kept, progress > 0)")
     assert output == "before True\n"
 

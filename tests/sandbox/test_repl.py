@@ -182,3 +182,9 @@ async def test_input_and_exit_do_not_end_the_session(sandbox: Sandbox) -> None:
     result = await sandbox.execute("import sys\nsys.exit(3)")
     assert result.error == "SystemExit: 3" and not result.reset
     assert await run_ok(sandbox, "print('alive')") == "alive\n"
+
+
+async def test_tampered_builtins_are_restored(sandbox: Sandbox) -> None:
+    await sandbox.execute("import builtins\nbuiltins.isinstance = builtins.len = None\nbuiltins.extra = 1")
+    output = await run_ok(sandbox, "print(len('abc'), isinstance(1, int), hasattr(__builtins__, 'extra'))")
+    assert output == "3 True False\n"

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from reporlm.sandbox import protocol
-from reporlm.sandbox.repl import validate_function_names
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +259,7 @@ class Sandbox:
                 f"the sandbox needs Linux namespaces; this is {sys.platform}. Run reporlm on Linux "
                 "(or in a Linux container or VM)."
             )
-        validate_function_names(functions)
+        protocol.validate_function_names(functions)
         sandbox = cls(functions, handler, limits, options)
         sandbox._worker = await _Worker.spawn(sandbox._config())
         log.debug("sandbox worker %s ready: %s", sandbox.pid, sandbox._worker.info)
@@ -471,11 +470,10 @@ def _by_signal(returncode: int | None) -> bool:
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the worker closed its channel"
-    if code < 0:
-        return f"the worker was killed by signal {signal.Signals(-code).name}"
-    if code >= 128:
+    number = -code if code < 0 else code - 128 if code > 128 else None
+    if number is not None:
         try:
-            return f"the worker was killed by signal {signal.Signals(code - 128).name}"
+            return f"the worker was killed by signal {signal.Signals(number).name}"
         except ValueError:
-            pass
+            return f"the worker was killed by signal {number}"
     return f"the worker exited with code {code}"

@@ -22,8 +22,9 @@ import builtins
 import dataclasses
 import enum
 import json
+import keyword
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 RECORD_TAG = "$record"
@@ -143,3 +144,17 @@ def rebuild_exception(exc_type: object, message: object) -> Exception:
         return cls(str(message))
     except Exception:  # a class whose constructor wants other arguments (UnicodeDecodeError...)
         return RuntimeError(f"{exc_type}: {message}")
+
+
+def validate_function_names(functions: Mapping[str, str]) -> None:
+    """Dotted names of identifiers; no name both a function and a namespace; no clash with FINAL."""
+    names = set(functions)
+    for name in names:
+        parts = name.split(".")
+        if not all(p.isidentifier() and not keyword.iskeyword(p) and not p.startswith("_") for p in parts):
+            raise ValueError(f"function name {name!r} must be dotted identifiers not starting with '_'")
+        for i in range(1, len(parts)):
+            if ".".join(parts[:i]) in names:
+                raise ValueError(f"{'.'.join(parts[:i])!r} cannot be both a function and hold {name!r}")
+        if parts[0] in ("FINAL", "FINAL_VAR"):
+            raise ValueError(f"{parts[0]} is provided by the sandbox itself")

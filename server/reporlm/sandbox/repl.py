@@ -113,6 +113,7 @@ class Repl:
         self._active = False  # True only while the model's code runs: timers interrupt nothing else
         self._paused_timer = 0.0
         self.reserved = _top_level_names(self._functions) | {"FINAL", "FINAL_VAR"}
+        self._builtins = dict(builtins.__dict__)
         self._restore_reserved()
 
     # --- running a block -------------------------------------------------------------------------
@@ -242,7 +243,12 @@ class Repl:
         return cls(*fields.values())
 
     def _restore_reserved(self) -> None:
-        """Put back every reserved name, built afresh so that no mutation of the old ones survives."""
+        """Put back every reserved name, built afresh so that no mutation of the old ones survives,
+        and the builtins, which the worker's own code relies on too."""
+        if builtins.__dict__ != self._builtins:
+            for name in [n for n in builtins.__dict__ if n not in self._builtins]:
+                del builtins.__dict__[name]
+            builtins.__dict__.update(self._builtins)
         self._namespace.update(_build_proxies(self._functions, self._host_call))
         self._namespace["FINAL"] = self._make_final()
         self._namespace["FINAL_VAR"] = self._make_final_var()
@@ -319,20 +325,6 @@ def _identifier(name: str) -> str:
 
 def _top_level_names(functions: Mapping[str, str]) -> set[str]:
     return {name.split(".", 1)[0] for name in functions}
-
-
-def validate_function_names(functions: Mapping[str, str]) -> None:
-    """Dotted names of identifiers; no name both a function and a namespace; no clash with FINAL."""
-    names = set(functions)
-    for name in names:
-        parts = name.split(".")
-        if not all(p.isidentifier() and not keyword.iskeyword(p) and not p.startswith("_") for p in parts):
-            raise ValueError(f"function name {name!r} must be dotted identifiers not starting with '_'")
-        for i in range(1, len(parts)):
-            if ".".join(parts[:i]) in names:
-                raise ValueError(f"{'.'.join(parts[:i])!r} cannot be both a function and hold {name!r}")
-        if parts[0] in ("FINAL", "FINAL_VAR"):
-            raise ValueError(f"{parts[0]} is provided by the sandbox itself")
 
 
 def _build_proxies(functions: Mapping[str, str], call: Call) -> dict[str, Any]:
