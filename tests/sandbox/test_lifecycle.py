@@ -140,3 +140,14 @@ async def test_bad_function_names_are_refused(host: FakeHost) -> None:
 async def test_execute_calls_are_serialised(sandbox: Sandbox) -> None:
     results = await asyncio.gather(*(sandbox.execute(f"n = {i}\nprint(n)") for i in range(5)))
     assert [r.output for r in results] == [f"{i}\n" for i in range(5)]
+
+
+async def test_close_during_a_block_stops_everything(sandbox: Sandbox) -> None:
+    assert sandbox.pid is not None
+    tree = process_tree(sandbox.pid)
+    running = asyncio.create_task(sandbox.execute("import time\ntime.sleep(30)"))
+    await asyncio.sleep(0.3)
+    await sandbox.close()
+    result = await asyncio.wait_for(running, 5)
+    assert result.reset and sandbox.pid is None
+    assert not any(alive(pid) for pid in tree)

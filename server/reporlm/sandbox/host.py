@@ -372,12 +372,17 @@ class Sandbox:
 
     async def _after_kill(self, worker: _Worker, started: float, error: str, *, killed: bool) -> ExecResult:
         tail = "\n".join(worker.stderr_tail)
-        await self._discard_worker()
-        try:
-            self._worker = await _Worker.spawn(self._config())
-            self._state_lost = False
-        except SandboxUnavailable as exc:
-            log.error("could not restart the sandbox worker: %s", exc)
+        log.warning("sandbox worker %s lost: %s", worker.process.pid, error)
+        if self._worker is worker:
+            await self._discard_worker()
+        else:  # close() got there first
+            await worker.terminate()
+        if not self._closed:
+            try:
+                self._worker = await _Worker.spawn(self._config())
+                self._state_lost = False
+            except SandboxUnavailable as exc:
+                log.error("could not restart the sandbox worker: %s", exc)
         output = f"{error}\n" + (f"[worker stderr]\n{tail[-2000:]}\n" if tail else "")
         return ExecResult(
             output=output,
