@@ -172,3 +172,49 @@ def test_as_an_unprivileged_user(tmp_path: Path) -> None:
     assert kernel["fork"]["output"] == "BlockingIOError 11\n"  # EAGAIN: RLIMIT_NPROC 0
     assert kernel["write"]["output"] == "OSError 30\n"  # EROFS
     assert kernel["setuid"]["output"] == "OSError 22\n"  # EINVAL: uid 0 does not exist in the namespace
+
+
+UNAVAILABLE_PROGRAM = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+from reporlm.sandbox import Sandbox, SandboxUnavailable
+
+async def handler(name, args, kwargs):
+    return None
+
+async def main():
+    try:
+        sandbox = await Sandbox.start(functions={}, handler=handler)
+    except SandboxUnavailable as exc:
+        print("UNAVAILABLE:", exc)
+    else:
+        print("STARTED", sandbox.info)
+        await sandbox.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not is_root(), reason="needs root to build a namespace where namespaces are refused")
+def test_refused_namespaces_make_the_sandbox_unavailable() -> None:
+    """Where the kernel refuses namespaces, start() raises SandboxUnavailable saying what is needed;
+    it never runs the code unsandboxed. Built here as: no capabilities, and a user namespace whose
+    limit on nested user namespaces is 0."""
+    if not (shutil.which("unshare") and shutil.which("setpriv")):
+        pytest.skip("util-linux unshare and setpriv are needed")
+    script = (
+        "echo 0 > /proc/sys/user/max_user_namespaces && "
+        'exec setpriv --bounding-set=-all --inh-caps=-all "$0" -I -c "$1" "$2"'
+    )
+    command = ["unshare", "--user", "--map-root-user", "sh", "-c", script]
+    completed = subprocess.run(
+        [*command, sys.executable, UNAVAILABLE_PROGRAM, str(SERVER_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.startswith(
+        "UNAVAILABLE: cannot isolate the worker: cannot create a user namespace"
+    )
+    assert "unprivileged user namespaces" in completed.stdout

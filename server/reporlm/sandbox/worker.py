@@ -1,4 +1,4 @@
-"""The sandbox worker: started by the host as ``python -I -m``-style bootstrap, never imported by it.
+"""The sandbox worker: a separate ``python -I`` process the host starts; never imported by the host.
 
 ::
 
@@ -53,7 +53,11 @@ def main() -> NoReturn:
 
 
 def _read_config() -> dict[str, Any]:
-    line = sys.stdin.buffer.readline()
+    # Byte by byte, not through a buffered reader: whatever follows the line belongs to the
+    # channel that the inner process opens on the same fd.
+    line = bytearray()
+    while not line.endswith(b"\n") and (byte := os.read(0, 1)):
+        line += byte
     try:
         return json.loads(line)
     except ValueError:
@@ -107,13 +111,13 @@ def _kill(pid: int) -> None:
 
 
 def _inner(config: dict[str, Any], mode: isolation.Mode, parent_alive: int) -> NoReturn:
+    channel = _take_channel()
     try:
         isolation.drop_privileges(mode)
         isolation.set_parent_death_signal()
         if select.select([parent_alive], [], [], 0)[0]:  # EOF: the outer process is already gone
             os._exit(1)
         os.close(parent_alive)
-        channel = _take_channel()
         limits = config["limits"]
         isolation.apply_rlimits(memory_mb=limits["memory_mb"], file_mb=limits["scratch_mb"])
         _clean_process_state()
@@ -125,7 +129,8 @@ def _inner(config: dict[str, Any], mode: isolation.Mode, parent_alive: int) -> N
         if options["audit_hook"]:
             audit.install(isolation.SCRATCH)
     except BaseException as exc:
-        _fatal(f"cannot isolate the worker: {type(exc).__name__}: {exc}")
+        channel.send({"type": "fatal", "message": f"cannot isolate the worker: {type(exc).__name__}: {exc}"})
+        os._exit(2)
     info = {"mode": mode, "uid": os.getuid(), "pid": os.getpid(), "seccomp": use_seccomp}
     channel.send({"type": "ready", "info": info | {"audit_hook": options["audit_hook"]}})
     worker.serve()
