@@ -286,6 +286,8 @@ class Sandbox:
     # --- the API the engine uses -----------------------------------------------------------------
 
     async def execute(self, code: str) -> ExecResult:
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, not {type(code).__name__}")
         async with self._lock:
             started = time.monotonic()
             worker = await self._ensure_worker()

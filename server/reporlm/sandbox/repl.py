@@ -111,7 +111,6 @@ class Repl:
         self._blocks = 0
         self._final: str | None = None
         self._active = False  # True only while the model's code runs: timers interrupt nothing else
-        self._paused_timer = 0.0
         self.reserved = _top_level_names(self._functions) | {"FINAL", "FINAL_VAR"}
         self._builtins = dict(builtins.__dict__)
         self._restore_reserved()
