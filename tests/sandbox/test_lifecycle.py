@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -150,4 +151,40 @@ async def test_close_during_a_block_stops_everything(sandbox: Sandbox) -> None:
     await sandbox.close()
     result = await asyncio.wait_for(running, 5)
     assert result.reset and sandbox.pid is None
+    assert not any(alive(pid) for pid in tree)
+
+
+HOST_THAT_DIES = """
+import asyncio, sys, time
+sys.path.insert(0, sys.argv[1])
+from reporlm.sandbox import Sandbox
+
+async def handler(name, args, kwargs):
+    return None
+
+async def main():
+    sandbox = await Sandbox.start(functions={}, handler=handler)
+    print(sandbox.pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_workers_die_with_a_killed_host() -> None:
+    """Killed with SIGKILL, the host cannot clean up: the parent-death signals must do it."""
+    server_dir = str(Path(__file__).resolve().parents[2] / "server")
+    host = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOST_THAT_DIES, server_dir, stdout=asyncio.subprocess.PIPE
+    )
+    assert host.stdout is not None
+    worker = int(await asyncio.wait_for(host.stdout.readline(), 30))
+    tree = process_tree(worker)
+    assert len(tree) == 2
+    host.kill()
+    await host.wait()
+    for _ in range(50):
+        if not any(alive(pid) for pid in tree):
+            break
+        await asyncio.sleep(0.1)
     assert not any(alive(pid) for pid in tree)

@@ -263,6 +263,8 @@ class Sandbox:
         sandbox = cls(functions, handler, limits, options)
         sandbox._worker = await _Worker.spawn(sandbox._config())
         log.debug("sandbox worker %s ready: %s", sandbox.pid, sandbox._worker.info)
+        if options.seccomp and not sandbox._worker.info.get("seccomp"):
+            log.warning("no seccomp filter on this architecture: the other barriers still hold")
         return sandbox
 
     @property
