@@ -312,3 +312,12 @@ async def test_an_answer_before_any_evidence_is_turned_down_once(small_repo: Pat
     looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files')")])
     async with session_for(small_repo, looked, require_evidence=True) as session:
         assert (await session.ask("q")).answer == "5 files"
+
+
+async def test_a_model_stuck_repeating_itself_is_asked_to_answer_early(small_repo: Path) -> None:
+    same = repl("print(len(repo.files()))")
+    root = ScriptedClient([same] * 5 + ["Best effort: 5 files."])
+    async with session_for(small_repo, root, max_nudges_in_a_row=4) as session:
+        result = await session.ask("q")
+    assert result.partial and result.reason == "stuck"
+    assert result.iterations == 5 and result.answer == "Best effort: 5 files."

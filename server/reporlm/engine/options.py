@@ -27,6 +27,8 @@ class EngineOptions:
     """The root model's context window; when set, old REPL outputs are elided to stay within it."""
     require_evidence: bool = True
     """Turn down, once per run, a FINAL given before the code has looked at anything."""
+    max_nudges_in_a_row: int = 4
+    """After this many corrected turns in a row the model is stuck: it is asked to answer now."""
     retry_temperature: float = 0.7
     """Sampling temperature of the turn after a nudge (otherwise 0: greedy)."""
     prompt_version: str = "v1"

@@ -22,6 +22,8 @@ class PromptSet:
     """"default", or a model family with its own system prompt (e.g. "qwen" for small local models)."""
     _system: str
     _messages: dict[str, str]
+    example: tuple[tuple[str, str], ...] = ()
+    """(role, text) turns of a worked example, sent before the question (for families that need it)."""
 
     def system(self, *, functions: str, max_iterations: int) -> str:
         return Template(self._system).substitute(functions=functions, max_iterations=max_iterations)
@@ -44,4 +46,9 @@ def load_prompts(model: str, version: str = PROMPT_VERSION) -> PromptSet:
         "utf-8"
     )
     messages = tomllib.loads((folder / "messages.toml").read_text("utf-8"))
-    return PromptSet(version, family, system, messages)
+    example_file = folder / f"example.{family}.toml"
+    example: tuple[tuple[str, str], ...] = ()
+    if example_file.is_file():
+        turns = tomllib.loads(example_file.read_text("utf-8"))["turn"]
+        example = tuple((t["role"], t["content"]) for t in turns)
+    return PromptSet(version, family, system, messages, example)

@@ -119,6 +119,7 @@ class RLMRun:
                         functions=describe_all(), max_iterations=self.budget.limits.max_iterations
                     ),
                 ),
+                *(Message(role, text) for role, text in self.prompts.example),  # type: ignore[arg-type]
                 Message("user", self._question_message()),
             ]
             answer, reason = await self._loop(messages)
@@ -162,6 +163,7 @@ class RLMRun:
     async def _loop(self, messages: list[Message]) -> tuple[str | None, str]:
         """Turns until a final answer (returned) or until something runs out (its name returned)."""
         temperature = 0.0
+        nudges_in_a_row = 0
         try:
             while self.budget.iterations_left() > 0:
                 self.budget.check()
@@ -179,6 +181,9 @@ class RLMRun:
                 messages.append(Message("user", step.feedback))
                 # Greedy decoding repeats a mistake word for word; a little randomness gets it unstuck.
                 temperature = self.runtime.options.retry_temperature if step.nudged else 0.0
+                nudges_in_a_row = nudges_in_a_row + 1 if step.nudged else 0
+                if nudges_in_a_row >= self.runtime.options.max_nudges_in_a_row:
+                    return None, "stuck"
             return None, "iterations"
         except BudgetExhausted as exc:
             self._emit("error", message=str(exc))
@@ -262,7 +267,7 @@ class RLMRun:
 
     async def _answer_now(self, messages: list[Message], reason: str) -> str:
         """The best partial answer: one last "answer now" turn when only the turns ran out."""
-        if reason == "iterations":
+        if reason in ("iterations", "stuck"):
             try:
                 self.budget.check()
                 messages.append(Message("user", self.prompts.message("answer_now")))
@@ -324,8 +329,9 @@ class RLMRun:
             return messages
         room = window - self.runtime.options.root_max_tokens
         fitted = list(messages)
-        # Keep the system prompt, the question and the last exchange; elide outputs in between.
-        for i in range(2, max(2, len(fitted) - 2)):
+        # Keep the system prompt, the example, the question and the last exchange; elide outputs in between.
+        first = 2 + len(self.prompts.example)
+        for i in range(first, max(first, len(fitted) - 2)):
             if _estimate_tokens(fitted) <= room:
                 break
             if fitted[i].role == "user" and not fitted[i].content.startswith("[elided"):
