@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fake_api import FakeAPI
 
 
 def make_repo(root: Path, files: dict[str, str], *, git: bool = True) -> Path:
@@ -53,3 +56,14 @@ SMALL_REPO = {
 @pytest.fixture
 def small_repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "shop-repo", SMALL_REPO)
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeAPI]:
+    """A local HTTP server speaking a provider's API; queue replies on it, read what it received."""
+    api = FakeAPI()
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -1,16 +1,13 @@
-"""A scriptable HTTP server on 127.0.0.1 that the real SDKs talk to in the client tests."""
+"""A scriptable HTTP server on 127.0.0.1 that the real SDKs talk to (provider client and CLI tests)."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 
 @dataclass
@@ -101,13 +98,3 @@ class FakeAPI:
                 pass  # keep test output clean
 
         return Handler
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeAPI]:
-    api = FakeAPI()
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()

@@ -1,0 +1,100 @@
+"""`reporlm ask` as a CI job runs it: a real subprocess, the openai provider against a local fake API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fake_api import FakeAPI
+
+
+def chat(text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+    }
+
+
+def run_cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("REPORLM_")
+    }
+    clean.update(REPORLM_CACHE_DIR=str(tmp_path / "cache"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "reporlm", *args], capture_output=True, text=True, env=clean, timeout=120
+    )
+
+
+def ask(
+    fake: FakeAPI, repo: Path, tmp_path: Path, *extra: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    args = ["ask", "Where are retries configured?", "--repo", str(repo), "--provider", "openai"]
+    args += ["--base-url", fake.url + "/v1", "--model", "m", "--trace", str(tmp_path / "trace.jsonl"), *extra]
+    return run_cli(args, tmp_path, **env)
+
+
+def test_answer_as_markdown_with_verified_citations(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    fake_api.queue(200, chat("```repl\nprint(repo.grep('MAX_RETRIES =')[0])\n```"))
+    fake_api.queue(200, chat("FINAL(Retries are set at `shop/retry.py:3`; see also shop/retry.py:400.)"))
+    done = ask(fake_api, small_repo, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Retries are set at `shop/retry.py:3`")
+    assert "Citations: 1 verified, 1 not verified" in done.stdout
+    assert "not verified: `shop/retry.py:400` (shop/retry.py has 12 lines)" in done.stdout
+    # The model's code ran and its output went back in the second request.
+    second = fake_api.received[1].body["messages"][-1]["content"]
+    assert "shop/retry.py:3: MAX_RETRIES = 3" in second or "shop/retry.py" in second
+    assert (tmp_path / "trace.jsonl").is_file()
+
+
+def test_json_and_partial_exit_code(fake_api: FakeAPI, small_repo: Path, tmp_path: Path) -> None:
+    fake_api.queue(200, chat("```repl\nx = len(repo.files())\nprint(x)\n```"))
+    fake_api.queue(200, chat("Probably shop/retry.py:3, but I ran out of turns."))
+    done = ask(fake_api, small_repo, tmp_path, "--json", "--max-iterations", "1")
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert data["partial"] is True and data["reason"] == "iterations"
+    assert data["answer"] == "Probably shop/retry.py:3, but I ran out of turns."
+    assert data["citations"] == [
+        {"path": "shop/retry.py", "start": 3, "end": 3, "verified": True, "reason": ""}
+    ]
+    assert data["usage"]["root"]["input_tokens"] == 200
+    assert data["trace_file"] == str(tmp_path / "trace.jsonl")
+
+
+def test_provider_error_exit_code_and_no_key_in_output(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    fake_api.always(
+        401, {"error": {"message": "bad key sk-cli-secret-123456", "type": "invalid_request_error"}}
+    )
+    done = ask(fake_api, small_repo, tmp_path, OPENAI_API_KEY="sk-cli-secret-123456")
+    assert done.returncode == 3
+    assert "provider failed" in done.stderr
+    assert "sk-cli-secret-123456" not in done.stderr + done.stdout
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    missing = run_cli(["ask", "q", "--repo", str(tmp_path / "nope"), "--provider", "openai"], tmp_path)
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+    bad_flag = run_cli(["ask"], tmp_path)
+    assert bad_flag.returncode == 2
+
+
+def test_verbose_trace_goes_to_stderr_only(fake_api: FakeAPI, small_repo: Path, tmp_path: Path) -> None:
+    fake_api.queue(200, chat("```repl\nprint(len(repo.files()))\n```"))
+    fake_api.queue(200, chat("FINAL(Five files, e.g. shop/retry.py:1.)"))
+    done = ask(fake_api, small_repo, tmp_path, "-v")
+    assert done.returncode == 0, done.stderr
+    assert "iteration 1/30" in done.stderr and "print(len(repo.files()))" in done.stderr
+    assert "iteration 1/30" not in done.stdout and done.stdout.startswith("Five files")
