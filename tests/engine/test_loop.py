@@ -302,16 +302,23 @@ async def test_a_block_stuck_in_c_is_killed_and_the_model_told_its_state_is_gone
     assert "False" in root.calls[2].messages[-1].content
 
 
-async def test_an_answer_before_any_evidence_is_turned_down_once(small_repo: Path) -> None:
-    root = ScriptedClient(["FINAL(a guess)", repl("FINAL('still a guess')")])
+async def test_answers_without_evidence_are_turned_down_once_each(small_repo: Path) -> None:
+    root = ScriptedClient(
+        [
+            "FINAL(a guess)",
+            repl("n = len(repo.files())\nFINAL('It is in nowhere.py:3')"),
+            "FINAL(Still nowhere.py:3)",
+        ]
+    )
     async with session_for(small_repo, root, require_evidence=True) as session:
         result = await session.ask("q")
     assert "without looking at the repository" in root.calls[1].messages[-1].content
-    assert result.answer == "still a guess" and result.iterations == 2
+    assert "nowhere.py:3: no such file" in root.calls[2].messages[-1].content
+    assert result.answer == "Still nowhere.py:3" and result.iterations == 3 and not result.partial
 
-    looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files')")])
+    looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files, e.g. shop/retry.py:1')")])
     async with session_for(small_repo, looked, require_evidence=True) as session:
-        assert (await session.ask("q")).answer == "5 files"
+        assert (await session.ask("q")).answer == "5 files, e.g. shop/retry.py:1"
 
 
 async def test_a_model_stuck_repeating_itself_is_asked_to_answer_early(small_repo: Path) -> None:

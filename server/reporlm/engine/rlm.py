@@ -93,7 +93,8 @@ class RLMRun:
         self._last_output = ""
         self._looked = False
         """Whether the model's code has called anything (repo, llm_query, rlm_query) in this run."""
-        self._unsupported_final_nudged = False
+        self._refused_finals: set[str] = set()
+        """Which answer checks have already turned a FINAL down in this run (each does so once)."""
         self.variables: list[str] = []
 
     # -- the loop ---------------------------------------------------------------------------
@@ -173,9 +174,9 @@ class RLMRun:
                 reply = await self._ask_root(messages, temperature)
                 messages.append(Message("assistant", reply))
                 step = await self._step(n, reply)
-                if step.final is not None and self._needs_evidence():
-                    self._emit("nudge", why="answer before looking at the repository")
-                    step = _Step(feedback=self.prompts.message("look_first"), nudged=True)
+                refusal = self._refuse_final(step.final) if step.final is not None else None
+                if refusal is not None:
+                    step = _Step(feedback=refusal, nudged=True)
                 if step.final is not None:
                     return step.final, "final"
                 messages.append(Message("user", step.feedback))
@@ -208,12 +209,24 @@ class RLMRun:
             feedback += "\n" + self.prompts.message("final_ignored")
         return _Step(feedback=feedback)
 
-    def _needs_evidence(self) -> bool:
-        """Small models answer from thin air on the first turn; refuse that once per run."""
-        if self._looked or self._unsupported_final_nudged or not self.runtime.options.require_evidence:
-            return False
-        self._unsupported_final_nudged = True
-        return True
+    def _refuse_final(self, answer: str) -> str | None:
+        """Feedback that turns down an answer with no evidence behind it, or None to accept it.
+
+        Each check refuses at most once per run, so a model that cannot do better still ends.
+        """
+        if not self.runtime.options.require_evidence or self.budget.iterations_left() == 0:
+            return None
+        if not self._looked and "look_first" not in self._refused_finals:
+            self._refused_finals.add("look_first")
+            self._emit("nudge", why="answer before looking at the repository")
+            return self.prompts.message("look_first")
+        citations = verify(answer, self.repo)
+        if not any(c.verified for c in citations) and "bad_citations" not in self._refused_finals:
+            self._refused_finals.add("bad_citations")
+            problems = "; ".join(f"{c.label()}: {c.reason}" for c in citations[:5]) or "no `path:line` at all"
+            self._emit("nudge", why="no verified citation", problems=problems)
+            return self.prompts.message("bad_citations", problems=problems)
+        return None
 
     async def _step_without_code(self, reply: str) -> _Step:
         marker = find_final(reply)
