@@ -19,9 +19,9 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from bench.figures import Figure, print_table
 from reporlm.engine.budget import Limits
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.rlm import Models
@@ -30,16 +30,6 @@ from reporlm.engine.trace import Event
 from reporlm.llm.base import Message
 from reporlm.llm.scripted import ScriptedClient
 from reporlm.workspace import Repo
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    value: str
-    target: str
-    reference: str
-    ratio: float | None
-    ok: bool
 
 
 def make_repo(root: Path, n_files: int = 1000) -> Path:
@@ -61,7 +51,7 @@ def make_repo(root: Path, n_files: int = 1000) -> Path:
 async def batched(repo: Path, n: int = 64, latency: float = 0.5, concurrency: int = 16) -> Figure:
     sub = ScriptedClient(responder=lambda msgs: "ok", latency=latency)
     code = f"out = llm_query_batched([f'prompt {{i}}' for i in range({n})])\nprint(len(out))"
-    root = ScriptedClient([f"```repl\n{code}\n```", "FINAL(done)"])
+    root = ScriptedClient([f"```repl\n{code}\n```", "FINAL(done: pkg0/mod0.py:1)"])
     models = Models(root=root, root_model="bench-root", sub=sub, sub_model="bench-sub")
     options = EngineOptions(concurrency=concurrency, limits=Limits(max_sub_calls=n + 10))
     spans: list[float] = []
@@ -97,7 +87,7 @@ async def batched(repo: Path, n: int = 64, latency: float = 0.5, concurrency: in
 
 async def overhead(repo: Path, iterations: int = 40) -> Figure:
     code = "n = len(repo.files())\nhits = repo.grep('func_7_3', max_results=5)\nprint(n, len(hits))"
-    replies = [f"```repl\n{code}\nstep = {i}\n```" for i in range(iterations)] + ["FINAL(done)"]
+    replies = [f"```repl\n{code}\nstep = {i}\n```" for i in range(iterations)] + ["FINAL(done: pkg0/mod0.py:1)"]
     root = ScriptedClient(replies)
     models = Models(root=root, root_model="bench-root", sub=root, sub_model="bench-sub")
     stamps: list[tuple[str, float]] = []
@@ -134,14 +124,6 @@ async def run_all() -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp) / "repo")
         return [await batched(repo), await overhead(repo)]
-
-
-def print_table(figures: list[Figure]) -> None:
-    print("| benchmark | measured | target | reference (same run) | ratio | meets target |")
-    print("|---|---|---|---|---|---|")
-    for f in figures:
-        ratio = f"{f.ratio:.2f}×" if f.ratio is not None else "–"
-        print(f"| {f.name} | {f.value} | {f.target} | {f.reference} | {ratio} | {'yes' if f.ok else 'no'} |")
 
 
 if __name__ == "__main__":
