@@ -1,0 +1,209 @@
+/**
+ * Runs ask / plan / explain: a history entry in the answer panel, a cancellable notification with
+ * live step messages (the server's work-done progress, else a summary of the trace), and the result
+ * rendered with its citations. Cancel first asks the server to stop the run and return what it has
+ * (window/workDoneProgress/cancel); if no answer comes soon, the request itself is cancelled.
+ */
+
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import {
+  ResponseError,
+  WorkDoneProgress,
+  WorkDoneProgressCancelNotification,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressReport,
+} from 'vscode-languageclient/node';
+
+import { CitationIndex } from './citations';
+import type { ServerClient } from './client';
+import { ServerCommands } from './constants';
+import type { AnswerPanel } from './panel';
+import type { EntryView } from './panelProtocol';
+import type { AskParams, AskResult, ExplainParams, PlanParams, PlanResult } from './protocol';
+import { createMarkdown, describeRun, renderAnswer, renderPlan } from './render';
+import type { StatusBar } from './status';
+import { describeProgress } from './traceModel';
+import type { TraceView } from './traceView';
+
+/** How long the server gets to return a partial answer after Cancel before the request is dropped. */
+const CANCEL_GRACE_MS = 5000;
+
+type Kind = EntryView['kind'];
+
+interface Running {
+  cancel(): void;
+}
+
+export class Runner implements vscode.Disposable {
+  private readonly md = createMarkdown();
+  private readonly running = new Map<number, Running>();
+  private readonly disposables: vscode.Disposable[] = [];
+  /** The trace run the current request produces, learnt from its first event. */
+  private activeRun: string | undefined;
+  private activeReport: ((message: string) => void) | undefined;
+  private serverMessages = false;
+
+  constructor(
+    private readonly server: ServerClient,
+    private readonly panel: AnswerPanel,
+    private readonly trace: TraceView,
+    private readonly status: StatusBar,
+  ) {
+    this.disposables.push(
+      server.onTrace((event) => {
+        const run = this.trace.add(event);
+        if (event.depth === 0 && event.kind === 'run_start') {
+          this.activeRun = run;
+        }
+        const summary = this.activeRun ? this.trace.model.summary(this.activeRun) : undefined;
+        if (summary && this.activeReport && !summary.finished) {
+          const text = describeProgress(summary);
+          this.status.setActivity(text);
+          if (!this.serverMessages) {
+            this.activeReport(text);
+          }
+        }
+      }),
+    );
+  }
+
+  ask(question: string, scope?: string): Promise<void> {
+    const params: AskParams = scope ? { question, scope } : { question };
+    const title = scope ? `${question} (in ${scope})` : question;
+    return this.run('ask', title, ServerCommands.ask, params);
+  }
+
+  plan(goal: string, scope?: string): Promise<void> {
+    const params: PlanParams = scope ? { goal, scope } : { goal };
+    return this.run('plan', goal, ServerCommands.plan, params);
+  }
+
+  explain(title: string, params: ExplainParams): Promise<void> {
+    return this.run('explain', title, ServerCommands.explain, params);
+  }
+
+  cancel(id: number): void {
+    this.running.get(id)?.cancel();
+  }
+
+  dispose(): void {
+    for (const r of this.running.values()) {
+      r.cancel();
+    }
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+
+  private async run(kind: Kind, title: string, command: string, params: unknown): Promise<void> {
+    const id = this.panel.add(kind, title);
+    const workDoneToken = `reporlm-${randomUUID()}`;
+    const request = new vscode.CancellationTokenSource();
+    let cancelled = false;
+    let grace: NodeJS.Timeout | undefined;
+    const cancel = () => {
+      if (cancelled) {
+        return;
+      }
+      cancelled = true;
+      this.panel.update(id, { progress: 'cancelling: waiting for the partial answer…' });
+      void this.server
+        .ensureStarted()
+        .then((client) => client.sendNotification(WorkDoneProgressCancelNotification.type, { token: workDoneToken }))
+        .catch(() => undefined);
+      grace = setTimeout(() => request.cancel(), CANCEL_GRACE_MS);
+    };
+    this.running.set(id, { cancel });
+
+    const short = title.length > 60 ? `${title.slice(0, 59)}…` : title;
+    try {
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `reporlm: ${short}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(cancel);
+          const report = (message: string) => {
+            progress.report({ message });
+            this.panel.update(id, { progress: message });
+          };
+          this.activeRun = undefined;
+          this.activeReport = report;
+          this.serverMessages = false;
+          let progressListener: vscode.Disposable | undefined;
+          try {
+            const client = await this.server.ensureStarted();
+            progressListener = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+              if (value.kind !== 'end') {
+                const message = (value as WorkDoneProgressBegin | WorkDoneProgressReport).message;
+                if (message) {
+                  this.serverMessages = true;
+                  report(message);
+                }
+              }
+            });
+            const result = await this.server.execute<AskResult | PlanResult>(command, params, request.token, workDoneToken);
+            this.show(id, kind, result, cancelled);
+          } catch (err) {
+            this.fail(id, err, cancelled);
+          } finally {
+            progressListener?.dispose();
+            this.activeReport = undefined;
+          }
+        },
+      );
+    } finally {
+      clearTimeout(grace);
+      request.dispose();
+      this.running.delete(id);
+      this.status.setActivity('');
+      void this.refreshStatus();
+    }
+  }
+
+  private show(id: number, kind: Kind, result: AskResult | PlanResult | null, cancelled: boolean): void {
+    if (!result) {
+      this.panel.update(id, { state: 'error', progress: 'The server returned no result.' });
+      return;
+    }
+    const rootUri = this.server.folder?.uri.toString() ?? '';
+    const locations = 'answer' in result ? result.citations : (result.citations ?? result.steps.flatMap((s) => s.locations ?? []));
+    const ctx = { rootUri, citations: new CitationIndex(rootUri, locations ?? [], result.unverified ?? []) };
+    const html = kind === 'plan' ? renderPlan(this.md, result as PlanResult, ctx) : renderAnswer(this.md, result as AskResult, ctx);
+    const state = result.partial ? (cancelled || result.reason === 'cancelled' ? 'cancelled' : 'partial') : 'done';
+    this.panel.update(id, { state, html, meta: describeRun(result), progress: '' });
+  }
+
+  private fail(id: number, err: unknown, cancelled: boolean): void {
+    if (cancelled && err instanceof ResponseError && err.code === -32800) {
+      this.panel.update(id, { state: 'cancelled', progress: '', meta: 'Cancelled before the server had an answer.' });
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    this.server.log.error(`request failed: ${message}`);
+    this.panel.update(id, { state: 'error', progress: message });
+    void vscode.window.showErrorMessage(`reporlm: ${message}`, 'Show log').then((choice) => {
+      if (choice) {
+        this.server.log.show();
+      }
+    });
+  }
+
+  async refreshStatus(): Promise<unknown> {
+    if (this.server.state.kind !== 'running') {
+      return undefined;
+    }
+    const source = new vscode.CancellationTokenSource();
+    try {
+      const status = await this.server.execute<Record<string, unknown>>(ServerCommands.status, {}, source.token);
+      if (status) {
+        this.status.setStatus(status);
+      }
+      return status;
+    } catch (err) {
+      this.server.log.warn(`status: ${String(err)}`);
+      return undefined;
+    } finally {
+      source.dispose();
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/** The server status as text, for the status bar and the status message. Pure. */
+
+import type { StatusResult } from './protocol';
+
+/** A short index state from the status result, whatever shape the server gives it. */
+export function indexState(status: StatusResult): string {
+  const index = status.index;
+  if (typeof index === 'string') {
+    return index;
+  }
+  if (index && typeof index === 'object') {
+    const state = typeof index.state === 'string' ? index.state : '';
+    const files = typeof index.files === 'number' ? `${index.files} files` : '';
+    return [state, files].filter(Boolean).join(', ');
+  }
+  return '';
+}
+
+/** The status result as readable lines, nested objects flattened with dotted keys. */
+export function describeStatus(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [`${prefix}: ${Array.isArray(value) ? value.join(', ') : String(value)}`];
+  }
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+    describeStatus(v, prefix ? `${prefix}.${k}` : k),
+  );
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { RESTART_SETTINGS, SERVER_SETTINGS, configuredPython, serverOptions } from '../../src/settings';
+
+function reader(values: Record<string, unknown>) {
+  return (key: string) => values[key];
+}
+
+describe('serverOptions', () => {
+  it('maps camelCase settings to the server option names and drops empty ones', () => {
+    const options = serverOptions(
+      reader({
+        provider: 'openai',
+        model: ' gpt-5 ',
+        subModel: '',
+        baseUrl: 'http://127.0.0.1:8000/v1',
+        'budget.maxIterations': 12.7,
+        'budget.maxCostUsd': 0.5,
+        'budget.maxSeconds': null,
+        'budget.maxDepth': 0,
+      }),
+    );
+    assert.deepEqual(options, {
+      provider: 'openai',
+      model: 'gpt-5',
+      base_url: 'http://127.0.0.1:8000/v1',
+      limits: { max_iterations: 12, max_cost_usd: 0.5, max_depth: 0 },
+    });
+  });
+
+  it('sends nothing when nothing is set, so the server keeps its defaults', () => {
+    assert.deepEqual(serverOptions(reader({ provider: '', 'budget.maxSubCalls': -1, 'budget.maxSeconds': Number.NaN })), {});
+  });
+
+  it('lists every mapped setting as one the server receives', () => {
+    assert.ok(SERVER_SETTINGS.includes('reporlm.subModel'));
+    assert.ok(SERVER_SETTINGS.includes('reporlm.budget.maxDepth'));
+    assert.ok(!SERVER_SETTINGS.includes('reporlm.pythonPath'));
+  });
+});
+
+describe('configuredPython', () => {
+  it('uses the setting when it is set, else leaves the choice to the Python extension', () => {
+    assert.equal(configuredPython(reader({ pythonPath: ' /opt/venv/bin/python ' })), '/opt/venv/bin/python');
+    assert.equal(configuredPython(reader({ pythonPath: '' })), undefined);
+    assert.equal(configuredPython(reader({})), undefined);
+  });
+});
+
+describe('package.json settings', () => {
+  it('declares exactly the settings the extension reads', () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
+    const declared = Object.keys(manifest.contributes.configuration.properties).sort();
+    const clientOnly = ['reporlm.trace.server'];
+    assert.deepEqual(declared, [...SERVER_SETTINGS, ...RESTART_SETTINGS, ...clientOnly].sort());
+  });
+});

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { describeStatus, indexState } from '../../src/statusText';
+
+describe('status text', () => {
+  it('reads the index state whether it is a word or an object', () => {
+    assert.equal(indexState({ index: 'ready' }), 'ready');
+    assert.equal(indexState({ index: { state: 'indexing', files: 120 } }), 'indexing, 120 files');
+    assert.equal(indexState({}), '');
+  });
+
+  it('flattens nested status into dotted lines', () => {
+    assert.deepEqual(describeStatus({ provider: 'local', limits: { max_iterations: 30, max_depth: 1 }, models: ['a', 'b'] }), [
+      'provider: local',
+      'limits.max_iterations: 30',
+      'limits.max_depth: 1',
+      'models: a, b',
+    ]);
+  });
+});
