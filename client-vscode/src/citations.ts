@@ -5,7 +5,7 @@
  * Pure: no VS Code API, so it is unit-tested under plain Node.
  */
 
-import type { Location, UnverifiedCitation } from './protocol';
+import type { CitedLine, Location } from './protocol';
 
 export interface Citation {
   /** Repository-relative POSIX path, as written (without a leading `./`). */
@@ -127,35 +127,41 @@ export interface Verdict {
 }
 
 /**
- * Tells verified citations from the rest. The server returns the verified ones as Locations and
- * may list the unverified ones with a reason; a citation in neither list is not verified either.
+ * Tells verified citations from the rest. The server's `cited` list says, for every citation of
+ * the answer, whether it was verified and why not; its verified Locations are used too (plan steps
+ * carry only those). A citation the server said nothing about is not verified.
  */
 export class CitationIndex {
-  private readonly verified = new Map<string, Citation[]>();
+  private readonly verified = new Set<string>();
   private readonly reasons = new Map<string, string>();
 
-  constructor(rootUri: string, locations: readonly Location[], unverified: readonly UnverifiedCitation[] = []) {
+  constructor(rootUri: string, locations: readonly Location[], cited: readonly CitedLine[] = []) {
     for (const location of locations) {
       const c = locationToCitation(rootUri, location);
       if (c) {
-        const list = this.verified.get(c.path) ?? [];
-        list.push(c);
-        this.verified.set(c.path, list);
+        this.verified.add(startKey(c));
       }
     }
-    for (const u of unverified) {
-      if (u.reason) {
-        this.reasons.set(citationKey({ path: stripDotSlash(u.path), start: u.start, end: u.end }), u.reason);
+    for (const c of cited) {
+      const citation = { path: stripDotSlash(c.path), start: c.start, end: c.end };
+      if (c.verified) {
+        this.verified.add(startKey(citation));
+      } else {
+        this.reasons.set(citationKey(citation), c.reason || 'not verified');
       }
     }
   }
 
   verdict(c: Citation): Verdict {
-    // Same file and same first line: servers differ on whether a range's end is inclusive.
-    const hit = this.verified.get(c.path)?.some((v) => v.start === c.start);
-    if (hit) {
+    const reason = this.reasons.get(citationKey(c));
+    if (reason === undefined && this.verified.has(startKey(c))) {
       return { verified: true };
     }
-    return { verified: false, reason: this.reasons.get(citationKey(c)) ?? 'not confirmed by the server' };
+    return { verified: false, reason: reason ?? 'not confirmed by the server' };
   }
+}
+
+// Same file and first line: an LSP range's end is read two ways (inclusive or exclusive).
+function startKey(c: Citation): string {
+  return `${c.path}:${c.start}`;
 }

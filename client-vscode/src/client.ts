@@ -19,7 +19,7 @@ import {
 import { CONFIG_SECTION, Commands, Notifications, SECRET_KEYS } from './constants';
 import type { TraceEvent } from './protocol';
 import { checkPackage, choosePython, installCommand, type PythonChoice } from './python';
-import { serverOptions } from './settings';
+import { type ServerOptions as Options, optionsUpdate, serverOptions } from './settings';
 
 export type ServerState =
   | { kind: 'stopped' }
@@ -34,6 +34,8 @@ export class ServerClient implements vscode.Disposable {
   private readonly traceEmitter = new vscode.EventEmitter<TraceEvent>();
   private starting: Promise<void> | undefined;
   private stopping = false;
+  /** The options the running server has, so a change can unset what is no longer set. */
+  private sentOptions: Options = {};
 
   /** Fires whenever the server starts, stops or fails. */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -107,8 +109,12 @@ export class ServerClient implements vscode.Disposable {
   /** Tells the running server about changed settings (provider, models, budgets). */
   async sendSettings(): Promise<void> {
     if (this.client && this.stateValue.kind === 'running') {
+      const next = this.currentOptions();
+      const update = optionsUpdate(this.sentOptions, next);
+      this.sentOptions = next;
+      this.log.info(`settings changed: ${JSON.stringify(update)}`);
       await this.client.sendNotification(DidChangeConfigurationNotification.type, {
-        settings: { [CONFIG_SECTION]: this.currentOptions() },
+        settings: { [CONFIG_SECTION]: update },
       });
     }
   }
@@ -143,7 +149,7 @@ export class ServerClient implements vscode.Disposable {
       documentSelector: [{ scheme: 'file' }],
       workspaceFolder: folder,
       outputChannel: this.log,
-      initializationOptions: this.currentOptions(),
+      initializationOptions: (this.sentOptions = this.currentOptions()),
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
@@ -175,7 +181,7 @@ export class ServerClient implements vscode.Disposable {
     this.setState({ kind: 'running', version: check.version });
   }
 
-  private currentOptions(): ReturnType<typeof serverOptions> {
+  private currentOptions(): Options {
     const config = vscode.workspace.getConfiguration(CONFIG_SECTION, this.folder?.uri);
     return serverOptions((key) => config.get(key));
   }

@@ -1,7 +1,7 @@
 /**
  * Payloads of the server's commands and notifications, mirroring the Python side field by field
- * (DESIGN.md "LSP surface"; server/reporlm/engine/result.py and trace.py). Plain data: no VS Code
- * types here, so the pure modules and their tests can use them.
+ * (server/reporlm/lsp/wire.py, lsp/results.py, engine/trace.py). Plain data: no VS Code types
+ * here, so the pure modules and their tests can use them.
  */
 
 export interface Position {
@@ -47,19 +47,25 @@ export interface PlanParams {
 export interface ExplainParams {
   uri: string;
   position: Position;
+  budget?: Budget;
 }
 
 export interface Usage {
   input_tokens?: number;
   output_tokens?: number;
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
   cost_usd?: number;
 }
 
-/** A citation the server could not verify (missing file, line out of range, ...). */
-export interface UnverifiedCitation {
+/** One `path:line` an answer cites, as the server checked it against the repository. */
+export interface CitedLine {
   path: string;
+  /** 1-based, inclusive. */
   start: number;
   end: number;
+  verified: boolean;
+  /** Why it is not verified (missing file, line out of range, ...); empty when verified. */
   reason?: string;
 }
 
@@ -68,10 +74,11 @@ interface RunFields {
   partial: boolean;
   /** Why the run ended: "final", "cancelled", or the budget that ran out. */
   reason?: string;
-  usage?: Usage | { total?: Usage };
+  /** `{root, sub, total}` from the server; a flat Usage is accepted too. */
+  usage?: Usage | { root?: Usage; sub?: Usage; total?: Usage };
   trace_id: string;
-  /** Optional extras the server may add; the client copes without them. */
-  unverified?: UnverifiedCitation[];
+  /** Every citation of the answer in order, verified or not. */
+  cited?: CitedLine[];
   iterations?: number;
   sub_calls?: number;
   seconds?: number;
@@ -83,13 +90,24 @@ export interface AskResult extends RunFields {
   answer: string;
   /** Verified citations only. */
   citations: Location[];
+  /** explain only: the symbol explained. */
+  symbol?: unknown;
+}
+
+/** A file, line range or symbol a plan step names that the server could not find. */
+export interface UnverifiedReference {
+  kind: string;
+  text: string;
+  reason: string;
 }
 
 export interface PlanStep {
   title: string;
   /** Markdown. */
   detail: string;
+  /** What the step names that the server found in the repository. */
   locations: Location[];
+  unverified?: UnverifiedReference[];
 }
 
 export interface PlanResult extends RunFields {
@@ -97,6 +115,9 @@ export interface PlanResult extends RunFields {
   plan: string;
   steps: PlanStep[];
   citations?: Location[];
+  title?: string;
+  summary?: string;
+  risks?: PlanStep[];
 }
 
 /** `reporlm.server.status`: shown as it comes; these are the fields the status bar reads. */

@@ -15,7 +15,7 @@ import {
   isSafeRelativePath,
   locationToCitation,
 } from './citations';
-import { type AskResult, type Location, type PlanResult, totalUsage } from './protocol';
+import { type AskResult, type Location, type PlanResult, type PlanStep, totalUsage } from './protocol';
 
 type Markdown = MarkdownIt.MarkdownIt;
 type StateCore = MarkdownIt.StateCore;
@@ -145,29 +145,43 @@ export function renderAnswer(md: Markdown, result: AskResult, ctx: RenderContext
   return md.render(result.answer ?? '', ctx);
 }
 
-/** A plan as an ordered checklist; each step links to its locations. The plan as written follows. */
+/**
+ * A plan as an ordered checklist: each step links to the files and symbols it names, and flags what
+ * the server could not find. Risks follow, then the plan as the model wrote it.
+ */
 export function renderPlan(md: Markdown, result: PlanResult, ctx: RenderContext): string {
   const steps = result.steps ?? [];
   if (steps.length === 0) {
     return md.render(result.plan ?? '', ctx);
   }
-  const items = steps.map((step, i) => {
-    const links = (step.locations ?? [])
-      .map((loc) => locationLink(md, ctx, loc))
-      .filter((s) => s !== '')
-      .join(' ');
-    return (
-      `<li class="plan-step"><label><input type="checkbox" class="step-done" data-step="${i}"> ` +
-      `<span class="step-title">${md.renderInline(step.title ?? '', ctx)}</span></label>` +
-      (step.detail ? `<div class="step-detail">${md.render(step.detail, ctx)}</div>` : '') +
-      (links ? `<div class="step-locations">${links}</div>` : '') +
-      '</li>'
-    );
-  });
+  const summary = result.summary ? `<div class="plan-summary">${md.render(result.summary, ctx)}</div>` : '';
+  const items = steps.map((step, i) => renderStep(md, ctx, step, 'plan-step', `<input type="checkbox" class="step-done" data-step="${i}"> `));
+  const risks = result.risks?.length
+    ? `<h3 class="plan-risks-title">Risks</h3><ul class="plan-risks">${result.risks.map((r) => renderStep(md, ctx, r, 'plan-risk', '')).join('')}</ul>`
+    : '';
   const written = result.plan
     ? `<details class="plan-text"><summary>The plan as written</summary>${md.render(result.plan, ctx)}</details>`
     : '';
-  return `<ol class="plan-steps">${items.join('')}</ol>${written}`;
+  return `${summary}<ol class="plan-steps">${items.join('')}</ol>${risks}${written}`;
+}
+
+function renderStep(md: Markdown, ctx: RenderContext, step: PlanStep, cls: string, checkbox: string): string {
+  const links = (step.locations ?? [])
+    .map((loc) => locationLink(md, ctx, loc))
+    .filter((s) => s !== '');
+  const missing = (step.unverified ?? []).map(
+    (u) =>
+      `<span class="unverified-ref" title="${md.utils.escapeHtml(`Not found: ${u.reason}`)}">` +
+      `${md.utils.escapeHtml(u.text)}<span class="unverified-flag">unverified</span></span>`,
+  );
+  const refs = [...links, ...missing].join(' ');
+  return (
+    `<li class="${cls}"><label>${checkbox}` +
+    `<span class="step-title">${md.renderInline(step.title ?? '', ctx)}</span></label>` +
+    (step.detail ? `<div class="step-detail">${md.render(step.detail, ctx)}</div>` : '') +
+    (refs ? `<div class="step-locations">${refs}</div>` : '') +
+    '</li>'
+  );
 }
 
 function locationLink(md: Markdown, ctx: RenderContext, loc: Location): string {

@@ -1,8 +1,8 @@
 /**
  * Runs ask / plan / explain: a history entry in the answer panel, a cancellable notification with
  * live step messages (the server's work-done progress, else a summary of the trace), and the result
- * rendered with its citations. Cancel first asks the server to stop the run and return what it has
- * (window/workDoneProgress/cancel); if no answer comes soon, the request itself is cancelled.
+ * rendered with its citations. Cancel sends both `$/cancelRequest` and a progress cancel; the
+ * server stops the run and answers the request with the partial result.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -26,8 +26,8 @@ import type { StatusBar } from './status';
 import { describeProgress } from './traceModel';
 import type { TraceView } from './traceView';
 
-/** How long the server gets to return a partial answer after Cancel before the request is dropped. */
-const CANCEL_GRACE_MS = 5000;
+/** Application error codes of the server (server/reporlm/lsp/wire.py ErrorCodes). */
+const ErrorCodes = { configuration: 1001, provider: 1002, busy: 1003, sandbox: 1004, requestCancelled: -32800 };
 
 type Kind = EntryView['kind'];
 
@@ -101,7 +101,6 @@ export class Runner implements vscode.Disposable {
     const workDoneToken = `reporlm-${randomUUID()}`;
     const request = new vscode.CancellationTokenSource();
     let cancelled = false;
-    let grace: NodeJS.Timeout | undefined;
     const cancel = () => {
       if (cancelled) {
         return;
@@ -112,7 +111,7 @@ export class Runner implements vscode.Disposable {
         .ensureStarted()
         .then((client) => client.sendNotification(WorkDoneProgressCancelNotification.type, { token: workDoneToken }))
         .catch(() => undefined);
-      grace = setTimeout(() => request.cancel(), CANCEL_GRACE_MS);
+      request.cancel();
     };
     this.running.set(id, { cancel });
 
@@ -152,7 +151,6 @@ export class Runner implements vscode.Disposable {
         },
       );
     } finally {
-      clearTimeout(grace);
       request.dispose();
       this.running.delete(id);
       this.status.setActivity('');
@@ -166,23 +164,26 @@ export class Runner implements vscode.Disposable {
       return;
     }
     const rootUri = this.server.folder?.uri.toString() ?? '';
-    const locations = 'answer' in result ? result.citations : (result.citations ?? result.steps.flatMap((s) => s.locations ?? []));
-    const ctx = { rootUri, citations: new CitationIndex(rootUri, locations ?? [], result.unverified ?? []) };
+    const ctx = { rootUri, citations: new CitationIndex(rootUri, result.citations ?? [], result.cited ?? []) };
     const html = kind === 'plan' ? renderPlan(this.md, result as PlanResult, ctx) : renderAnswer(this.md, result as AskResult, ctx);
     const state = result.partial ? (cancelled || result.reason === 'cancelled' ? 'cancelled' : 'partial') : 'done';
     this.panel.update(id, { state, html, meta: describeRun(result), progress: '' });
   }
 
   private fail(id: number, err: unknown, cancelled: boolean): void {
-    if (cancelled && err instanceof ResponseError && err.code === -32800) {
-      this.panel.update(id, { state: 'cancelled', progress: '', meta: 'Cancelled before the server had an answer.' });
+    const code = err instanceof ResponseError ? err.code : undefined;
+    if (cancelled && code === ErrorCodes.requestCancelled) {
+      this.panel.update(id, { state: 'cancelled', progress: '', meta: 'Cancelled before the run started.' });
       return;
     }
     const message = err instanceof Error ? err.message : String(err);
-    this.server.log.error(`request failed: ${message}`);
+    this.server.log.error(`request failed (${code ?? 'no code'}): ${message}`);
     this.panel.update(id, { state: 'error', progress: message });
-    void vscode.window.showErrorMessage(`reporlm: ${message}`, 'Show log').then((choice) => {
-      if (choice) {
+    const actions = code === ErrorCodes.configuration || code === ErrorCodes.provider ? ['Open settings', 'Show log'] : ['Show log'];
+    void vscode.window.showErrorMessage(`reporlm: ${message}`, ...actions).then(async (choice) => {
+      if (choice === 'Open settings') {
+        await vscode.commands.executeCommand('workbench.action.openSettings', '@ext:reporlm.reporlm');
+      } else if (choice === 'Show log') {
         this.server.log.show();
       }
     });

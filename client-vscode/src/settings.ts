@@ -9,13 +9,17 @@ import type { Budget } from './protocol';
 /** Reads one setting under `reporlm.`; a `vscode.WorkspaceConfiguration.get` fits. */
 export type SettingReader = (key: string) => unknown;
 
-/** What the server reads (config.py Settings field names); absent keys keep the server's defaults. */
+/**
+ * What the server reads (server/reporlm/lsp/options.py: config.py Settings names, snake_case or
+ * camelCase, plus server-only options such as `maxRuns`); absent keys keep the server's defaults.
+ */
 export interface ServerOptions {
   provider?: string;
   model?: string;
   sub_model?: string;
   base_url?: string;
   limits?: Budget;
+  [option: string]: unknown;
 }
 
 const STRING_OPTIONS: ReadonlyArray<[setting: string, option: 'provider' | 'model' | 'sub_model' | 'base_url']> = [
@@ -40,7 +44,11 @@ export const RESTART_SETTINGS: readonly string[] = ['reporlm.pythonPath'];
 export const SERVER_SETTINGS: readonly string[] = [
   ...STRING_OPTIONS.map(([s]) => `reporlm.${s}`),
   ...BUDGET_OPTIONS.map(([s]) => `reporlm.${s}`),
+  'reporlm.serverOptions',
 ];
+
+/** Keys never sent from settings: the server takes keys only from its environment. */
+const SECRET_OPTION = /^(api_?key|token|secret)$/i;
 
 export function serverOptions(read: SettingReader): ServerOptions {
   const out: ServerOptions = {};
@@ -60,15 +68,15 @@ export function serverOptions(read: SettingReader): ServerOptions {
   if (Object.keys(limits).length > 0) {
     out.limits = limits;
   }
-  return out;
-}
-
-/** The provider whose API key the server will look for, as the server decides it. */
-export function effectiveProvider(options: ServerOptions, keys: ReadonlySet<string>): string {
-  if (options.provider) {
-    return options.provider;
+  const extra = read('serverOptions');
+  if (extra && typeof extra === 'object' && !Array.isArray(extra)) {
+    for (const [key, value] of Object.entries(extra as Record<string, unknown>)) {
+      if (!SECRET_OPTION.test(key)) {
+        out[key] = value;
+      }
+    }
   }
-  return keys.has('anthropic') ? 'anthropic' : 'local';
+  return out;
 }
 
 /** The interpreter setting, or undefined to ask the Python extension (then fall back to python3). */
@@ -78,3 +86,29 @@ export function configuredPython(read: SettingReader): string | undefined {
 }
 
 export const FALLBACK_PYTHON = 'python3';
+
+/**
+ * The didChangeConfiguration payload that takes the server from `previous` to `next`: the server
+ * merges what it receives, and a null puts an option back to its default, so options that were
+ * set and no longer are go as null (budget limits one by one).
+ */
+export function optionsUpdate(previous: ServerOptions, next: ServerOptions): Record<string, unknown> {
+  const update: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(previous)) {
+    if (!(key in next)) {
+      update[key] = null;
+    }
+  }
+  const before = previous.limits ?? {};
+  const after = next.limits ?? {};
+  const limits: Record<string, unknown> = { ...after };
+  for (const key of Object.keys(before)) {
+    if (!(key in after)) {
+      limits[key] = null;
+    }
+  }
+  if (Object.keys(limits).length > 0) {
+    update.limits = limits;
+  }
+  return update;
+}

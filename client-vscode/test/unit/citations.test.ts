@@ -99,8 +99,10 @@ describe('paths and locations', () => {
 describe('CitationIndex', () => {
   it('marks citations the server verified, and gives the reason for the others', () => {
     const index = new CitationIndex(ROOT, [loc('src/a.py', 2, 4, 0)], [
-      { path: 'src/gone.py', start: 1, end: 1, reason: 'no such file' },
+      { path: 'src/gone.py', start: 1, end: 1, verified: false, reason: 'no such file' },
+      { path: 'lib/b.ts', start: 7, end: 9, verified: true, reason: '' },
     ]);
+    assert.deepEqual(index.verdict({ path: 'lib/b.ts', start: 7, end: 9 }), { verified: true });
     assert.deepEqual(index.verdict({ path: 'src/a.py', start: 3, end: 4 }), { verified: true });
     assert.deepEqual(index.verdict({ path: 'src/gone.py', start: 1, end: 1 }), {
       verified: false,
@@ -108,5 +110,14 @@ describe('CitationIndex', () => {
     });
     assert.equal(index.verdict({ path: 'src/a.py', start: 9, end: 9 }).verified, false);
     assert.equal(index.verdict({ path: 'src/b.py', start: 3, end: 3 }).verified, false);
+  });
+
+  it('trusts the server saying a range is unverified over a verified one starting on the same line', () => {
+    const index = new CitationIndex(ROOT, [], [
+      { path: 'a.py', start: 3, end: 4, verified: true },
+      { path: 'a.py', start: 3, end: 400, verified: false, reason: 'a.py has 10 lines' },
+    ]);
+    assert.equal(index.verdict({ path: 'a.py', start: 3, end: 4 }).verified, true);
+    assert.deepEqual(index.verdict({ path: 'a.py', start: 3, end: 400 }), { verified: false, reason: 'a.py has 10 lines' });
   });
 });

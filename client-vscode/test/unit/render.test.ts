@@ -18,7 +18,7 @@ function answer(text: string, verified: string[] = [], extra: Partial<AskResult>
     return location(path, Number(line));
   });
   const result: AskResult = { answer: text, citations, partial: false, trace_id: 't', ...extra };
-  const ctx = { rootUri: ROOT, citations: new CitationIndex(ROOT, citations, result.unverified) };
+  const ctx = { rootUri: ROOT, citations: new CitationIndex(ROOT, citations, result.cited) };
   return renderAnswer(md, result, ctx);
 }
 
@@ -40,7 +40,7 @@ describe('renderAnswer', () => {
   });
 
   it('marks a citation the server did not verify, with its reason', () => {
-    const html = answer('Maybe a.py:99.', [], { unverified: [{ path: 'a.py', start: 99, end: 99, reason: 'a.py has 20 lines' }] });
+    const html = answer('Maybe a.py:99.', [], { cited: [{ path: 'a.py', start: 99, end: 99, verified: false, reason: 'a.py has 20 lines' }] });
     assert.deepEqual(anchors(html).map((a) => a[0]), ['cite unverified']);
     assert.match(html, /<span class="unverified-flag" title="Not verified: a.py has 20 lines">unverified<\/span>/);
   });
@@ -86,8 +86,14 @@ describe('renderPlan', () => {
     plan: '1. Add the flag\n2. Test it',
     steps: [
       { title: 'Add the `--json` flag', detail: 'In cli.py:20, next to the others.', locations: [location('cli.py', 20)] },
-      { title: 'Test it', detail: '', locations: [location('tests/test_cli.py', 1), { uri: 'file:///elsewhere/x.py', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }] },
+      {
+        title: 'Test it',
+        detail: '',
+        locations: [location('tests/test_cli.py', 1), { uri: 'file:///elsewhere/x.py', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }],
+        unverified: [{ kind: 'symbol', text: 'run_export', reason: 'no such symbol' }],
+      },
     ],
+    risks: [{ title: 'Output format changes', detail: 'Scripts parse it.', locations: [], unverified: [] }],
     partial: false,
     trace_id: 't',
   };
@@ -103,6 +109,12 @@ describe('renderPlan', () => {
       ['cite verified|cli.py:20', 'cite verified location|cli.py:20', 'cite verified location|tests/test_cli.py:1'],
     );
     assert.match(html, /<details class="plan-text">/);
+  });
+
+  it('flags what a step names that the server did not find, and lists the risks', () => {
+    const html = renderPlan(md, plan, ctx);
+    assert.match(html, /<span class="unverified-ref" title="Not found: no such symbol">run_export<span class="unverified-flag">unverified<\/span><\/span>/);
+    assert.match(html, /<h3 class="plan-risks-title">Risks<\/h3><ul class="plan-risks"><li class="plan-risk"><label><span class="step-title">Output format changes<\/span>/);
   });
 
   it('falls back to the plan text when there are no steps', () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { RESTART_SETTINGS, SERVER_SETTINGS, configuredPython, serverOptions } from '../../src/settings';
+import { RESTART_SETTINGS, SERVER_SETTINGS, configuredPython, optionsUpdate, serverOptions } from '../../src/settings';
 
 function reader(values: Record<string, unknown>) {
   return (key: string) => values[key];
@@ -31,6 +31,13 @@ describe('serverOptions', () => {
     });
   });
 
+  it('adds the advanced server options as they are, but never an API key', () => {
+    const options = serverOptions(
+      reader({ provider: 'anthropic', serverOptions: { maxRuns: 2, provider: 'scripted', apiKey: 'sk-x', api_key: 'sk-y' } }),
+    );
+    assert.deepEqual(options, { provider: 'scripted', maxRuns: 2 });
+  });
+
   it('sends nothing when nothing is set, so the server keeps its defaults', () => {
     assert.deepEqual(serverOptions(reader({ provider: '', 'budget.maxSubCalls': -1, 'budget.maxSeconds': Number.NaN })), {});
   });
@@ -39,6 +46,23 @@ describe('serverOptions', () => {
     assert.ok(SERVER_SETTINGS.includes('reporlm.subModel'));
     assert.ok(SERVER_SETTINGS.includes('reporlm.budget.maxDepth'));
     assert.ok(!SERVER_SETTINGS.includes('reporlm.pythonPath'));
+  });
+});
+
+describe('optionsUpdate', () => {
+  it('sends null for what was set before and is not now, so the server returns to its default', () => {
+    const before = { provider: 'openai', model: 'm', limits: { max_iterations: 5, max_depth: 2 }, maxRuns: 2 };
+    const after = { provider: 'openai', limits: { max_depth: 1 } };
+    assert.deepEqual(optionsUpdate(before, after), {
+      provider: 'openai',
+      model: null,
+      maxRuns: null,
+      limits: { max_depth: 1, max_iterations: null },
+    });
+  });
+
+  it('sends the options unchanged when nothing was unset', () => {
+    assert.deepEqual(optionsUpdate({}, { model: 'x' }), { model: 'x' });
   });
 });
 
