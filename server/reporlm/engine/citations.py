@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from reporlm.workspace.languages import language_of
 
 # path:line or path:start-end, where path has an extension (a.py, src/x/y.ts) or at least one slash.
 _CITATION = re.compile(
@@ -64,3 +66,134 @@ def verify(answer: str, repo: LineSource) -> list[Citation]:
         else:
             out.append(Citation(path, start, end, True))
     return out
+
+
+# -- the places a change plan names: files and symbols as well as line citations ---------------
+
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*(?:\(\))?")
+_SYMBOL_SEPARATORS = re.compile(r"\.|::|#")
+# A definition of NAME in most languages: `def NAME`, `class NAME`, `func (r T) NAME`, `fn NAME`,
+# `NAME = ...` at the start of a line, `NAME: ...` (YAML, annotations), `NAME(...) {` (JS methods).
+_DEFINITION = (
+    r"^\s*(?:(?:export|default|pub(?:\([^)]*\))?|public|private|protected|internal|static|async|abstract|"
+    r"final|override|virtual|inline|unsafe|sealed|data|open)\s+)*"
+    r"(?:def|class|function\*?|func|fn|struct|enum|interface|trait|type|union|module|object|record|"
+    r"let|var|const|val|impl|macro_rules!)\s+(?:\([^)]*\)\s*)?{name}\b"
+    r"|^\s*(?:export\s+)?[\"']?{name}[\"']?\s*(?::[^=\n]*)?=(?!=)"
+    r"|^\s*[\"']?{name}[\"']?:(?:\s|$)"
+    r"|^\s*(?:async\s+|static\s+)*{name}\s*\([^)]*\)\s*(?::[^{{]*)?\{{"
+)
+MAX_DEFINITIONS = 20
+
+
+class RepoView(LineSource, Protocol):
+    """What checking files and symbols needs of a repository (`workspace.Repo` has all of it)."""
+
+    def files(self, pattern: str = "**/*", under: str | None = None) -> list[str]: ...
+
+    def grep(
+        self, regex: str, glob: str | None = None, under: str | None = None, max_results: int = 200
+    ) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A place a text names, checked against the repository.
+
+    `kind` is "lines" (a `path:line` citation), "file" (a path in backticks) or "symbol" (a
+    function, class or setting in backticks). A verified symbol carries the path and line of its
+    definition; an unverified reference carries the reason.
+    """
+
+    kind: str
+    text: str
+    """As written in the text, e.g. `shop/retry.py:3-9`, `shop/retry.py` or `with_retries`."""
+    path: str | None
+    start: int | None
+    end: int | None
+    verified: bool
+    reason: str = ""
+
+
+def looks_like_path(token: str) -> bool:
+    """Whether a backticked token names a file or folder (`src/a.py`, `setup.cfg`, `docs/`)."""
+    if any(c in token for c in " :()[]{}<>=,\"'") or token.startswith(("-", "http")):
+        return False
+    if "/" in token:
+        return bool(re.fullmatch(r"(?:\.{0,2}/)?[\w@+\-.]+(?:/[\w@+\-.]+)*/?", token))
+    known = language_of(token) is not None or token.rpartition(".")[2] in _CONFIG_EXTENSIONS
+    return "." in token[1:] and known
+
+
+_CONFIG_EXTENSIONS = frozenset({"cfg", "ini", "conf", "lock", "env", "properties", "txt", "csv", "in"})
+
+
+def verify_references(text: str, repo: RepoView, *, symbols_in: str | None = None) -> list[Reference]:
+    """Every `path:line`, backticked file path and backticked symbol in `text`, checked.
+
+    Symbols are only looked for in `symbols_in` (default: the whole text), because ordinary prose
+    puts many non-symbols in backticks (`None`, `--flag`, `x = 1`).
+    """
+    out: list[Reference] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(ref: Reference) -> None:
+        if (ref.kind, ref.text) not in seen:
+            seen.add((ref.kind, ref.text))
+            out.append(ref)
+
+    for c in verify(text, repo):
+        add(Reference("lines", c.label(), c.path, c.start, c.end, c.verified, c.reason))
+    cited = {path for path, _, _ in extract(text)}
+    for token in _BACKTICKED.findall(text):
+        token = token.strip()
+        if looks_like_path(token) and token.removeprefix("./") not in cited:
+            add(_check_path(token, repo))
+    for token in _BACKTICKED.findall(text if symbols_in is None else symbols_in):
+        token = token.strip()
+        if not looks_like_path(token) and _IDENTIFIER.fullmatch(token) and not extract(token):
+            add(_check_symbol(token, repo))
+    return out
+
+
+def find_definitions(name: str, repo: RepoView) -> list[tuple[str, int]]:
+    """(path, line) of the definitions of `name` (the last part of `a.b`, `a::b`, `A#b`)."""
+    definitions = getattr(repo, "definitions", None)
+    if callable(definitions):  # a repository with a symbol index answers exactly
+        return [(s.path, s.line) for s in definitions(name)][:MAX_DEFINITIONS]
+    regex = _DEFINITION.format(name=re.escape(name))
+    return [(h.path, h.line) for h in repo.grep(regex, max_results=MAX_DEFINITIONS)]
+
+
+def _check_path(token: str, repo: RepoView) -> Reference:
+    path = token.removeprefix("./").rstrip("/")
+    try:
+        count = repo.line_count(path)
+    except Exception as exc:  # the repository says why: missing, outside, binary, a folder, ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        try:
+            if repo.files(under=path):
+                return Reference("file", token, path, None, None, True)
+        except Exception:
+            pass
+        return Reference("file", token, path, None, None, False, reason)
+    return Reference("file", token, path, 1, max(1, count), True)
+
+
+def _check_symbol(token: str, repo: RepoView) -> Reference:
+    parts = _SYMBOL_SEPARATORS.split(token.removesuffix("()"))
+    try:
+        found = find_definitions(parts[-1], repo)
+        owners = {path for path, _ in find_definitions(parts[-2], repo)} if len(parts) > 1 else set()
+    except Exception as exc:
+        return Reference("symbol", token, None, None, None, False, f"could not search for it: {exc}")
+    if not found:
+        return Reference("symbol", token, None, None, None, False, f"no definition of {parts[-1]} found")
+    if len(parts) > 1:
+        if not owners:
+            return Reference("symbol", token, None, None, None, False, f"no definition of {parts[-2]} found")
+        # `Owner.member`: prefer the member defined in the owner's file.
+        found = sorted(found, key=lambda hit: hit[0] not in owners)
+    path, line = found[0]
+    return Reference("symbol", token, path, line, line, True)

@@ -7,12 +7,14 @@ sending the model a prompt with a hole in it.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from string import Template
 
 PROMPT_VERSION = "v1"
+TASKS = ("plan", "explain")
+"""Task templates every prompt version ships, as `<name>.md` next to its system prompt."""
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,18 @@ class PromptSet:
     _messages: dict[str, str]
     example: tuple[tuple[str, str], ...] = ()
     """(role, text) turns of a worked example, sent before the question (for families that need it)."""
+    tasks: dict[str, str] = field(default_factory=dict)
+    """Question templates for tasks other than a plain question ("plan", "explain"), by file stem."""
 
     def system(self, *, functions: str, max_iterations: int) -> str:
         return Template(self._system).substitute(functions=functions, max_iterations=max_iterations)
 
     def message(self, key: str, /, **values: object) -> str:
         return Template(self._messages[key]).substitute({k: str(v) for k, v in values.items()})
+
+    def task(self, name: str, /, **values: object) -> str:
+        """The question text of a task (e.g. "plan"), filled in; the model gets it like a question."""
+        return Template(self.tasks[name]).substitute({k: str(v) for k, v in values.items()})
 
 
 def model_family(model: str) -> str:
@@ -51,4 +59,5 @@ def load_prompts(model: str, version: str = PROMPT_VERSION) -> PromptSet:
     if example_file.is_file():
         turns = tomllib.loads(example_file.read_text("utf-8"))["turn"]
         example = tuple((t["role"], t["content"]) for t in turns)
-    return PromptSet(version, family, system, messages, example)
+    tasks = {name: (folder / f"{name}.md").read_text("utf-8") for name in TASKS}
+    return PromptSet(version, family, system, messages, example, tasks)

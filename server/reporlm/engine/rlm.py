@@ -88,6 +88,7 @@ class RLMRun:
         self.sandbox = sandbox
         self.session_note = session_note
         self.depth = budget.depth
+        self.started = time.monotonic()
         self.prompts: PromptSet = load_prompts(runtime.models.root_model, runtime.options.prompt_version)
         self._seen_code: dict[str, int] = {}
         self._last_output = ""
@@ -100,7 +101,7 @@ class RLMRun:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        started = time.monotonic()
+        self.started = time.monotonic()
         self._emit(
             "run_start",
             question=self.question,
@@ -129,6 +130,13 @@ class RLMRun:
         finally:
             if own_sandbox:
                 await self.sandbox.close()
+        return self.finish(answer, reason)
+
+    def finish(self, answer: str, reason: str) -> RunResult:
+        """The result of this run with `answer`, checked, and the closing trace events.
+
+        Also the way out of a run that was stopped from outside: `finish(stopped_answer(r), r)`.
+        """
         partial = reason != "final"
         result = RunResult(
             answer=answer,
@@ -139,7 +147,7 @@ class RLMRun:
             sub_calls=self.budget.spend.sub_calls,
             root_usage=self.budget.spend.root_usage,
             sub_usage=self.budget.spend.sub_usage,
-            seconds=time.monotonic() - started,
+            seconds=time.monotonic() - self.started,
             trace_id=self.runtime.tracer.run_id,
         )
         self._emit(
@@ -160,6 +168,13 @@ class RLMRun:
             seconds=round(result.seconds, 3),
         )
         return result
+
+    def stopped_answer(self, reason: str) -> str:
+        """What a run that ends without a final answer returns: why, and the last REPL output."""
+        note = f"_No final answer: the run stopped ({reason}) before the model answered._"
+        if self._last_output.strip():
+            note += "\n\nLast REPL output:\n\n```\n" + truncate(self._last_output.strip(), 2000) + "\n```"
+        return note
 
     async def _loop(self, messages: list[Message]) -> tuple[str | None, str]:
         """Turns until a final answer (returned) or until something runs out (its name returned)."""
@@ -290,10 +305,7 @@ class RLMRun:
                     return answer
             except BudgetExhausted as exc:
                 self._emit("error", message=str(exc))
-        note = f"_No final answer: the run stopped ({reason}) before the model answered._"
-        if self._last_output.strip():
-            note += "\n\nLast REPL output:\n\n```\n" + truncate(self._last_output.strip(), 2000) + "\n```"
-        return note
+        return self.stopped_answer(reason)
 
     async def _answer_from(self, reply: str) -> str | None:
         marker = find_final(reply)

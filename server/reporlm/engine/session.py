@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from reporlm.engine.budget import Budget, Limits
+from reporlm.engine.explain import ExplainResult, explain_question, target_at
 from reporlm.engine.options import EngineOptions
+from reporlm.engine.plan import PlanResult, parse_plan
+from reporlm.engine.prompting import PromptSet, load_prompts
 from reporlm.engine.result import RunResult
 from reporlm.engine.rlm import Models, RLMRun, Runtime
 from reporlm.engine.trace import JsonlWriter, Listener, Tracer
@@ -32,13 +35,15 @@ class Session:
         *,
         secrets: Iterable[str] = (),
         owns_clients: bool = True,
+        cache: dict[tuple[str, str], str] | None = None,
     ) -> None:
         self.repo = repo
         self.models = models
         self.options = options or EngineOptions()
         self._secrets = tuple(secrets)
         self._owns_clients = owns_clients
-        self._cache: dict[tuple[str, str], str] = {}
+        self._cache: dict[tuple[str, str], str] = {} if cache is None else cache
+        """Sub-call answers by (model, prompt); sessions of one server may share one."""
         self._sandbox: Sandbox | None = None
         self._current: RLMRun | None = None
         self._lock = asyncio.Lock()
@@ -53,8 +58,16 @@ class Session:
         limits: Limits | None = None,
         trace_file: Path | None = None,
         listeners: Iterable[Listener] = (),
+        partial_on_cancel: bool = False,
     ) -> RunResult:
-        """Answer one question. Runs one at a time per session (the REPL is shared)."""
+        """Answer one question. Runs one at a time per session (the REPL is shared).
+
+        Cancelling the task that awaits this stops the run: a code block in flight is killed with
+        its worker (the next question gets a fresh one) and model calls in flight are abandoned.
+        With `partial_on_cancel`, a run cancelled once it has started returns a partial result
+        (reason "cancelled") instead of raising: for callers that cancel their own task and still
+        owe someone an answer, like the language server.
+        """
         async with self._lock:
             tracer = Tracer(secrets=self._secrets)
             writer = JsonlWriter(trace_file) if trace_file else None
@@ -65,6 +78,7 @@ class Session:
             options = self.options if limits is None else replace(self.options, limits=limits)
             runtime = Runtime(self.models, options, tracer, cache=self._cache)
             repo = self.repo.scoped(scope) if scope else self.repo
+            run: RLMRun | None = None
             try:
                 sandbox = await self._ensure_sandbox(runtime)
                 note = self._session_note()
@@ -73,6 +87,14 @@ class Session:
                 )
                 self._current = run
                 result = await run.run()
+            except asyncio.CancelledError:
+                tracer.emit("error", message="cancelled")
+                if not partial_on_cancel or run is None:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # this cancellation is answered: the caller gets a result
+                result = run.finish(run.stopped_answer("cancelled"), "cancelled")
             except BaseException as exc:
                 tracer.emit("error", message=f"{type(exc).__name__}: {exc}")
                 raise
@@ -83,6 +105,27 @@ class Session:
             self._variables = run.variables or self._variables
             result.trace_file = str(trace_file) if trace_file else None
             return result
+
+    async def plan(self, goal: str, **ask_options: Any) -> PlanResult:
+        """A cross-file change plan for `goal`: ordered steps and risks, each place checked.
+
+        Takes the keyword options of `ask`.
+        """
+        question = self._prompts().task("plan", goal=goal)
+        result = await self.ask(question, **ask_options)
+        scope = ask_options.get("scope")
+        repo = self.repo.scoped(scope) if scope else self.repo
+        plan = await asyncio.to_thread(parse_plan, result.answer, repo)
+        return PlanResult(result, plan)
+
+    async def explain(self, path: str, line: int, column: int, **ask_options: Any) -> ExplainResult:
+        """Explain the symbol at `path:line` (1-based), `column` (0-based, in characters).
+
+        Raises NothingToExplain for a position with nothing there, WorkspaceError for a bad path.
+        """
+        target = await asyncio.to_thread(target_at, self.repo, path, line, column)
+        result = await self.ask(explain_question(self._prompts(), target), **ask_options)
+        return ExplainResult(result, target)
 
     async def close(self) -> None:
         """Stop the sandbox worker and release the model clients; safe to call twice."""
@@ -112,6 +155,9 @@ class Session:
         if self._sandbox is None:
             self._sandbox = await runtime.start_sandbox(self._dispatch)
         return self._sandbox
+
+    def _prompts(self) -> PromptSet:
+        return load_prompts(self.models.root_model, self.options.prompt_version)
 
     def _session_note(self) -> str:
         if not self._variables:
