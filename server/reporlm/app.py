@@ -29,11 +29,17 @@ def resolve_provider(settings: Settings, env: Mapping[str, str] | None = None) -
     return provider
 
 
-def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Models:
+def model_names(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[str, str, str]:
+    """(provider, root model, sub-model) the settings resolve to, without building any client."""
     provider = resolve_provider(settings, env)
     root_default, sub_default = default_models(provider)
     root_model = settings.model or root_default
     sub_model = settings.sub_model or (root_model if settings.model and provider == "openai" else sub_default)
+    return provider, root_model, sub_model
+
+
+def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Models:
+    provider, root_model, sub_model = model_names(settings, env)
     kwargs: dict[str, object] = {}
     if provider == "local":
         kwargs["n_ctx"] = LOCAL_CONTEXT_TOKENS

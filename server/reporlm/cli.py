@@ -1,7 +1,11 @@
-"""`reporlm ask` and friends.
+"""`reporlm serve | ask | plan`.
 
-Exit codes a CI job can branch on: 0 answered, 1 partial answer (a budget ran out),
-2 usage or configuration error, 3 model provider error.
+`ask` and `plan` start `reporlm serve` as a child process and speak LSP to it over stdio, so a CI
+job runs exactly the path an editor runs. Exit codes a CI job can branch on: 0 answered, 1 partial
+answer (a budget ran out), 2 usage or configuration error, 3 model provider error; 130 when
+interrupted (the partial answer is still printed).
+
+Heavy modules are imported inside the commands: `reporlm serve` must answer `initialize` fast.
 """
 
 from __future__ import annotations
@@ -10,26 +14,14 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
-import time
-import uuid
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_cache_path
-from rich.console import Console
-
 from reporlm import __version__
-from reporlm.app import open_session
-from reporlm.config import ConfigError, load_settings
-from reporlm.console import StatusLine, VerboseView
-from reporlm.engine.result import RunResult
-from reporlm.llm.base import ProviderError
-from reporlm.llm.local import LocalUnavailable
-from reporlm.sandbox import SandboxUnavailable
 
-EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
+EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 log = logging.getLogger("reporlm")
 
@@ -43,23 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from reporlm.config import ConfigError
+
     try:
-        return args.run(args)
+        return int(args.run(args))
     except ConfigError as exc:
         print(f"reporlm: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except LocalUnavailable as exc:
-        print(f"reporlm: the embedded model cannot run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SandboxUnavailable as exc:
-        print(f"reporlm: the code sandbox cannot start here: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ProviderError as exc:
-        print(f"reporlm: the model provider failed: {exc}", file=sys.stderr)
-        return EXIT_PROVIDER
     except KeyboardInterrupt:
         print("reporlm: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,33 +57,82 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer a question about a repository")
     ask.add_argument("question")
-    ask.add_argument("--repo", default=".", help="the repository folder (default: the current folder)")
-    ask.add_argument("--scope", help="limit the question to this folder of the repository")
-    ask.add_argument(
+    _run_options(ask)
+    ask.set_defaults(run=_ask)
+
+    plan = sub.add_parser("plan", help="write a cross-file change plan, with every place it names checked")
+    plan.add_argument("goal")
+    _run_options(plan)
+    plan.set_defaults(run=_plan)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
+    transport.add_argument("--tcp", action="store_true", help="listen for one client on a TCP port instead")
+    serve.add_argument("--host", default="127.0.0.1", help="TCP address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--repo", default=".", help="the repository folder (default: the current folder)")
+    command.add_argument("--scope", help="limit the run to this folder of the repository")
+    command.add_argument(
         "--provider",
         choices=["anthropic", "openai", "local"],
         help="default: anthropic when ANTHROPIC_API_KEY is set, else the embedded local model",
     )
-    ask.add_argument("--model", help="the root model")
-    ask.add_argument("--sub-model", help="the model llm_query calls (a cheaper reader)")
-    ask.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-    ask.add_argument("--api-key-file", help="read the API key from this file instead of the environment")
-    ask.add_argument("--max-iterations", type=int, help="root turns (default 30)")
-    ask.add_argument("--max-sub-calls", type=int, help="llm_query calls and child runs (default 200)")
-    ask.add_argument("--max-cost", type=float, help="dollars across all calls (default 5.0)")
-    ask.add_argument("--max-seconds", type=float, help="wall-clock for the whole run (default 1800)")
-    ask.add_argument("--max-depth", type=int, help="rlm_query nesting (default 1)")
-    ask.add_argument("--block-seconds", type=float, help="wall-clock limit of one code block (default 60)")
-    ask.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ask.add_argument(
+    command.add_argument("--model", help="the root model")
+    command.add_argument("--sub-model", help="the model llm_query calls (a cheaper reader)")
+    command.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    command.add_argument("--api-key-file", help="read the API key from this file instead of the environment")
+    command.add_argument("--max-iterations", type=int, help="root turns (default 30)")
+    command.add_argument("--max-sub-calls", type=int, help="llm_query calls and child runs (default 200)")
+    command.add_argument("--max-cost", type=float, help="dollars across all calls (default 5.0)")
+    command.add_argument("--max-seconds", type=float, help="wall-clock for the whole run (default 1800)")
+    command.add_argument("--max-depth", type=int, help="rlm_query nesting (default 1)")
+    command.add_argument(
+        "--block-seconds", type=float, help="wall-clock limit of one code block (default 60)"
+    )
+    command.add_argument("--json", action="store_true", help="print the full result as JSON")
+    command.add_argument(
         "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
     )
-    ask.add_argument("-v", "--verbose", action="store_true", help="print the trace live on stderr")
-    ask.set_defaults(run=_ask)
-    return parser
+    command.add_argument("-v", "--verbose", action="store_true", help="print the trace live on stderr")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from reporlm.lsp.serve import serve_stdio, serve_tcp
+
+    if args.tcp:
+        return serve_tcp(args.host, args.port, args.log_level)
+    serve_stdio(args.log_level)
 
 
 def _ask(args: argparse.Namespace) -> int:
+    return _headless(args, "ask", {"question": args.question})
+
+
+def _plan(args: argparse.Namespace) -> int:
+    return _headless(args, "plan", {"goal": args.goal})
+
+
+def _headless(args: argparse.Namespace, kind: str, argument: dict[str, Any]) -> int:
+    """Check the flags here (fast, clear errors), then run the command on a child server."""
+    from reporlm.config import ConfigError, load_settings
+
+    overrides = _overrides(args)
+    repo = Path(args.repo).expanduser()
+    if not repo.is_dir():
+        raise ConfigError(f"--repo {args.repo}: no such folder")
+    load_settings(repo, overrides=overrides)
+    if args.scope:
+        argument["scope"] = args.scope
+    return asyncio.run(_remote(args, kind, argument, repo, overrides))
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     limits = {
         "max_iterations": args.max_iterations,
         "max_sub_calls": args.max_sub_calls,
@@ -111,64 +145,87 @@ def _ask(args: argparse.Namespace) -> int:
         "model": args.model,
         "sub_model": args.sub_model,
         "base_url": args.base_url,
-        "api_key_file": args.api_key_file,
+        "api_key_file": str(Path(args.api_key_file).expanduser().resolve()) if args.api_key_file else None,
         "block_seconds": args.block_seconds,
         "limits": {k: v for k, v in limits.items() if v is not None},
     }
-    repo = Path(args.repo).expanduser()
-    settings = load_settings(repo if repo.is_dir() else None, overrides=overrides)
-    trace_file = args.trace or default_trace_file()
-    result = asyncio.run(_run_ask(args, settings, repo, trace_file))
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-    else:
-        print(render_markdown(result))
-    return EXIT_PARTIAL if result.partial else EXIT_ANSWERED
+    return {k: v for k, v in overrides.items() if v not in (None, {})}
 
 
-async def _run_ask(args: argparse.Namespace, settings: Any, repo: Path, trace_file: Path) -> RunResult:
-    console = Console(stderr=True)
-    session = open_session(settings, repo)
+async def _remote(
+    args: argparse.Namespace, kind: str, argument: dict[str, Any], repo: Path, overrides: dict[str, Any]
+) -> int:
+    from contextlib import nullcontext
+
+    from pygls.exceptions import JsonRpcException
+    from rich.console import Console
+
+    from reporlm import console as views
+    from reporlm.engine.trace import JsonlWriter
+    from reporlm.lsp import wire
+    from reporlm.lsp.client import HeadlessClient, ServerFailed
+
+    err = Console(stderr=True)
     listeners: list[Any] = []
+    writer = JsonlWriter(args.trace) if args.trace else None
+    if writer:
+        listeners.append(writer)
     status_cm: Any = nullcontext()
     if args.verbose:
-        listeners.append(VerboseView(console))
-    elif console.is_terminal:
-        status_cm = console.status("starting")
-    async with session:
+        listeners.append(views.VerboseView(err))
+    elif err.is_terminal:
+        status_cm = err.status("starting the language server")
+
+    client = HeadlessClient(on_trace=lambda event: [listen(event) for listen in listeners])
+    request_id = client.new_request_id()
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl-C: stop waiting for the partial answer
+            raise KeyboardInterrupt
+        interrupted = True
+        print("reporlm: interrupted; stopping the run (Ctrl-C again to quit now)", file=sys.stderr)
+        client.cancel(request_id)
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
         with status_cm as status:
             if status is not None:
-                listeners.append(StatusLine(status))
-            return await session.ask(
-                args.question, scope=args.scope, trace_file=trace_file, listeners=listeners
-            )
+                listeners.append(views.StatusLine(status))
+            await client.start(HeadlessClient.server_command(args.log_level))
+            await client.open(repo, overrides)
+            command = {"ask": wire.ASK, "plan": wire.PLAN}[kind]
+            result = await client.command(command, argument, request_id=request_id)
+    except JsonRpcException as exc:
+        code = _exit_code(exc.code)
+        print(f"reporlm: {exc.message}", file=sys.stderr)
+        return code
+    except ServerFailed as exc:
+        print(f"reporlm: the language server failed: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        if writer:
+            writer.close()
+        await client.close()
+    if args.trace:
+        result["trace_file"] = str(args.trace)
+    record = views.plan_record(result, repo) if kind == "plan" else views.answer_record(result)
+    if args.json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        print(views.render_plan(record) if kind == "plan" else views.render_answer(record))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PARTIAL if result.get("partial") else EXIT_ANSWERED
 
 
-def default_trace_file() -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return user_cache_path("reporlm") / "traces" / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
+def _exit_code(error_code: int) -> int:
+    from reporlm.lsp.wire import ErrorCodes
 
-
-def render_markdown(result: RunResult) -> str:
-    """The answer, then what was checked: a footer a person or a CI comment can read."""
-    lines = [result.answer.rstrip(), "", "---"]
-    verified = [c for c in result.citations if c.verified]
-    lines.append(
-        f"Citations: {len(verified)} verified"
-        + (f", {len(result.unverified)} not verified" if result.unverified else "")
-    )
-    for c in result.unverified:
-        lines.append(f"- not verified: `{c.label()}` ({c.reason})")
-    if result.partial:
-        lines.append(f"**Partial answer**: the run stopped ({result.reason}) before a final answer.")
-    usage = result.usage
-    cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd else ""
-    lines.append(
-        f"_{result.iterations} iterations, {result.sub_calls} sub-calls, "
-        f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens{cost}, {result.seconds:.0f}s; "
-        f"trace: {result.trace_file}_"
-    )
-    return "\n".join(lines)
+    return EXIT_PROVIDER if error_code in (ErrorCodes.PROVIDER, ErrorCodes.BUSY) else EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Terminal views of the trace stream: `-v` prints every event readably; otherwise a one-line status.
+"""What the headless CLI shows: views of the trace stream on stderr (`-v` prints every event
+readably, otherwise a one-line status), and the result on stdout as Markdown or JSON records.
 
-Everything here writes to stderr: stdout carries only the answer (Markdown or JSON).
+The result arrives from the language server as JSON; the records here are its CLI form, with
+repo-relative `path`/`start`/`end` instead of LSP Locations, as a CI script wants them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -102,3 +105,106 @@ class StatusLine:
             "child_start": "helper exploring",
         }.get(kind, "thinking")
         self.status.update(f"{self.iteration} · {self.sub_calls} sub-calls · {self.tokens:,} tokens · {step}")
+
+
+# -- the result ----------------------------------------------------------------------------------
+
+_RUN_KEYS = ("partial", "reason", "iterations", "sub_calls", "usage", "seconds", "trace_id", "trace_file")
+
+
+def answer_record(result: dict[str, Any]) -> dict[str, Any]:
+    """An ask result as `reporlm ask --json` prints it (`citations`: every place cited, checked)."""
+    return {
+        "answer": result["answer"],
+        **{k: result.get(k) for k in _RUN_KEYS[:2]},
+        "citations": result.get("cited", []),
+        **{k: result.get(k) for k in _RUN_KEYS[2:]},
+    }
+
+
+def plan_record(result: dict[str, Any], repo: Path) -> dict[str, Any]:
+    """A plan result as `reporlm plan --json` prints it: steps and risks with their places."""
+    root = repo.resolve()
+
+    def item(raw: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "title": raw["title"],
+            "detail": raw["detail"],
+            "locations": [_place(loc, root) for loc in raw.get("locations", [])],
+            "unverified": raw.get("unverified", []),
+        }
+
+    return {
+        "plan": result["plan"],
+        "title": result.get("title", ""),
+        "summary": result.get("summary", ""),
+        "steps": [item(step) for step in result.get("steps", [])],
+        "risks": [item(risk) for risk in result.get("risks", [])],
+        **{k: result.get(k) for k in _RUN_KEYS[:2]},
+        "citations": result.get("cited", []),
+        **{k: result.get(k) for k in _RUN_KEYS[2:]},
+    }
+
+
+def render_answer(record: dict[str, Any]) -> str:
+    """The answer, then what was checked: a footer a person or a CI comment can read."""
+    lines = [record["answer"].rstrip(), "", "---"]
+    cited = record.get("citations", [])
+    verified = [c for c in cited if c["verified"]]
+    unverified = [c for c in cited if not c["verified"]]
+    lines.append(
+        f"Citations: {len(verified)} verified" + (f", {len(unverified)} not verified" if unverified else "")
+    )
+    lines += [f"- not verified: `{_label(c)}` ({c['reason']})" for c in unverified]
+    lines += _footer(record)
+    return "\n".join(lines)
+
+
+def render_plan(record: dict[str, Any]) -> str:
+    """The plan, then which of the places it names were found and which were not."""
+    lines = [record["plan"].rstrip(), "", "---"]
+    items = [("step", i, s) for i, s in enumerate(record["steps"], 1)]
+    items += [("risk", i, r) for i, r in enumerate(record["risks"], 1)]
+    found = sum(len(it["locations"]) for _, _, it in items)
+    missing = [(kind, i, it, u) for kind, i, it in items for u in it["unverified"]]
+    lines.append(
+        f"Plan: {len(record['steps'])} steps, {len(record['risks'])} risks; places checked: {found} found"
+        + (f", {len(missing)} not found" if missing else "")
+    )
+    lines += [
+        f"- not found ({kind} {i}, {it['title']}): `{u['text']}` ({u['reason']})"
+        for kind, i, it, u in missing
+    ]
+    lines += _footer(record)
+    return "\n".join(lines)
+
+
+def _footer(record: dict[str, Any]) -> list[str]:
+    lines = []
+    if record.get("partial"):
+        lines.append(f"**Partial answer**: the run stopped ({record.get('reason')}) before a final answer.")
+    total = (record.get("usage") or {}).get("total") or {}
+    cost = f", ${total['cost_usd']:.4f}" if total.get("cost_usd") else ""
+    lines.append(
+        f"_{record.get('iterations', 0)} iterations, {record.get('sub_calls', 0)} sub-calls, "
+        f"{total.get('input_tokens', 0):,} in / {total.get('output_tokens', 0):,} out tokens{cost}, "
+        f"{record.get('seconds') or 0:.0f}s; trace: {record.get('trace_file')}_"
+    )
+    return lines
+
+
+def _label(c: dict[str, Any]) -> str:
+    return f"{c['path']}:{c['start']}" + (f"-{c['end']}" if c["end"] != c["start"] else "")
+
+
+def _place(location: dict[str, Any], root: Path) -> dict[str, Any]:
+    from pygls.uris import to_fs_path
+
+    path = Path(to_fs_path(location["uri"]) or "")
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        rel = str(path)
+    rng = location["range"]
+    start, end = rng["start"]["line"] + 1, rng["end"]["line"] + 1
+    return {"path": rel, "start": start, "end": end}

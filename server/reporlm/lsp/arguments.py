@@ -1,0 +1,98 @@
+"""Command arguments: one JSON object each, checked here so a bad call gets a clear InvalidParams.
+
+`ask` and `plan` also take a bare string (the question or goal) for hand-typed calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pygls.exceptions import JsonRpcInvalidParams
+
+from reporlm.lsp.options import snake
+
+
+@dataclass(frozen=True)
+class AskArgs:
+    question: str
+    scope: str | None = None
+    budget: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlanArgs:
+    goal: str
+    scope: str | None = None
+    budget: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ExplainArgs:
+    uri: str
+    line: int
+    """0-based, as LSP counts."""
+    character: int
+    """0-based, in the position encoding agreed at initialize (UTF-16 unless said otherwise)."""
+    budget: Mapping[str, Any] | None = None
+
+
+def parse_ask(args: Sequence[Any]) -> AskArgs:
+    obj = _one_object("reporlm.server.ask", args, text_key="question")
+    return AskArgs(question=_text(obj, "question"), scope=_optional_text(obj, "scope"), budget=_budget(obj))
+
+
+def parse_plan(args: Sequence[Any]) -> PlanArgs:
+    obj = _one_object("reporlm.server.plan", args, text_key="goal")
+    return PlanArgs(goal=_text(obj, "goal"), scope=_optional_text(obj, "scope"), budget=_budget(obj))
+
+
+def parse_explain(args: Sequence[Any]) -> ExplainArgs:
+    obj = _one_object("reporlm.server.explain", args)
+    uri = _text(obj, "uri")
+    position = obj.get("position")
+    if not isinstance(position, Mapping):
+        raise JsonRpcInvalidParams("explain needs position: {line, character} (0-based)")
+    line, character = position.get("line"), position.get("character")
+    for name, value in (("line", line), ("character", character)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise JsonRpcInvalidParams(f"position.{name} must be a whole number ≥ 0, not {value!r}")
+    assert isinstance(line, int) and isinstance(character, int)
+    return ExplainArgs(uri=uri, line=line, character=character, budget=_budget(obj))
+
+
+def _one_object(command: str, args: Sequence[Any], *, text_key: str | None = None) -> Mapping[str, Any]:
+    if len(args) != 1:
+        raise JsonRpcInvalidParams(f"{command} takes one argument, an object; got {len(args)} arguments")
+    (arg,) = args
+    if text_key is not None and isinstance(arg, str):
+        return {text_key: arg}
+    if not isinstance(arg, Mapping):
+        raise JsonRpcInvalidParams(f"{command} takes an object argument, not {type(arg).__name__}")
+    return arg
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise JsonRpcInvalidParams(f"{key} is required: a non-empty string")
+    return value.strip()
+
+
+def _optional_text(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise JsonRpcInvalidParams(f"{key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _budget(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    value = obj.get("budget")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise JsonRpcInvalidParams('budget must be an object of limits, e.g. {"max_iterations": 10}')
+    return {snake(str(k)): v for k, v in value.items()}

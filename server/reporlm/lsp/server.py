@@ -1,0 +1,478 @@
+"""The reporlm language server: the engine behind `workspace/executeCommand`, over stdio or TCP.
+
+Startup answers `initialize` at once and lists the repository in the background. Each ask, plan or
+explain runs as its own asyncio task with its own engine session (and sandbox worker), so the
+protocol loop keeps serving while runs go; `$/cancelRequest` and a progress cancel stop that task,
+and the request is answered with the partial result. Open documents form the overlay the
+repository reads, so the engine sees unsaved buffers.
+
+pygls 2.1.1 answers `$/cancelRequest` for a command itself, with an error, and lets the handler run
+on: the protocol class below routes cancels of our runs to the run instead, so the run stops and
+the client gets the partial answer (LSP allows partial results on cancel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+)
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
+
+from reporlm import __version__
+from reporlm.app import build_models, engine_options, model_names, resolve_provider
+from reporlm.config import ConfigError, Settings, load_settings
+from reporlm.engine.budget import Limits
+from reporlm.engine.explain import NothingToExplain
+from reporlm.engine.rlm import Models
+from reporlm.engine.session import Session
+from reporlm.llm._errors import redact
+from reporlm.llm.base import ProviderError
+from reporlm.llm.local import LocalUnavailable
+from reporlm.llm.registry import default_models
+from reporlm.lsp import options as client_options
+from reporlm.lsp import wire
+from reporlm.lsp.arguments import AskArgs, ExplainArgs, PlanArgs, parse_ask, parse_explain, parse_plan
+from reporlm.lsp.logs import ClientLogHandler
+from reporlm.lsp.progress import RunProgress
+from reporlm.lsp.results import Locations, answer_json, column_of, explain_json, plan_json
+from reporlm.lsp.runs import RunControl, SessionPool, Setup
+from reporlm.lsp.script import load_script
+from reporlm.lsp.traces import new_trace_file
+from reporlm.sandbox import SandboxUnavailable
+from reporlm.workspace import Repo, WorkspaceError
+from reporlm.workspace.paths import to_relative
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT_SECONDS = 5.0
+_COMMAND_PARAMS: contextvars.ContextVar[types.ExecuteCommandParams | None] = contextvars.ContextVar(
+    "reporlm_command_params", default=None
+)
+
+
+class _Answered:
+    """Stands for a message that was already answered with an error while it was being read."""
+
+
+class ReporlmProtocol(LanguageServerProtocol):
+    _server: ReporlmServer
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        control = self._server.runs.get(msg_id)
+        if control is None:
+            super()._handle_cancel_notification(msg_id)
+        else:  # the run stops and its handler answers with the partial result
+            control.cancel()
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
+        if params.command not in self.fm.commands:
+            raise JsonRpcInvalidParams(
+                f"unknown command {params.command!r}; this server has: {', '.join(sorted(self.fm.commands))}"
+            )
+        # The handler runs in a task started from this context: it sees the request's work-done token.
+        _COMMAND_PARAMS.set(params)
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not ("id" in data and "method" in data):
+                raise
+            # A request owes its sender an answer even when its params make no sense.
+            detail = _describe_structure_error(exc)
+            log.warning("malformed %s request %s: %s", data["method"], data["id"], detail)
+            self._send_response(
+                data["id"],
+                error=types.ResponseError(
+                    code=JsonRpcInvalidParams.CODE, message=f"malformed {data['method']} request: {detail}"
+                ),
+            )
+            return _Answered()
+
+    def handle_message(self, message: Any) -> None:
+        if not isinstance(message, _Answered):
+            super().handle_message(message)
+
+
+def _describe_structure_error(exc: JsonRpcException) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, cattrs.ClassValidationError):
+        return "; ".join(cattrs.transform_error(cause))
+    return str(cause or exc)
+
+
+class ReporlmServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(wire.SERVER_NAME, __version__, protocol_cls=ReporlmProtocol)
+        self.repo: Repo | None = None
+        self.documents: dict[str, str] = {}
+        """Open buffers by URI: the repository's overlay, read live at every call."""
+        self.client_options: dict[str, Any] = {}
+        self.settings: Settings | None = None
+        self.server_options = client_options.ServerOptions()
+        self.config_error: str | None = None
+        self.pool = SessionPool(self.server_options.max_runs)
+        self.runs: dict[Any, RunControl] = {}
+        self.cache: dict[tuple[str, str], str] = {}
+        """Sub-call answers shared by all sessions: an unchanged module costs nothing twice."""
+        self.index: dict[str, Any] = {"state": "none"}
+        self.log_handler: ClientLogHandler | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def open_workspace(self, params: types.InitializeParams) -> None:
+        root = _workspace_root(params)
+        if root is None:
+            self.config_error = "no workspace folder: open a folder (the repository) first"
+        else:
+            try:
+                self.repo = Repo(root, overlay=self.documents)
+            except WorkspaceError as exc:
+                self.config_error = str(exc)
+        if params.workspace_folders and len(params.workspace_folders) > 1:
+            log.warning("several workspace folders: reporlm answers about the first, %s", root)
+
+    async def configure(self, raw: Mapping[str, Any] | None, *, replace_all: bool = False) -> None:
+        """Apply client options; on an error keep what worked before and say why."""
+        try:
+            changed = client_options.normalize(raw)
+            merged = changed if replace_all else client_options.merge(self.client_options, changed)
+            overrides, server_options = client_options.split(merged)
+            settings = load_settings(self.repo.root if self.repo else None, overrides=overrides)
+            provider = resolve_provider(settings)
+        except ConfigError as exc:
+            self.config_error = str(exc)
+            log.error("settings not applied: %s", exc)
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"reporlm: {exc}")
+            )
+            return
+        self.client_options, self.settings, self.server_options = merged, settings, server_options
+        if self.repo is not None:
+            self.config_error = None
+        secrets = [settings.api_key] if settings.api_key else []
+        options = engine_options(settings, provider)
+        repo = self.repo
+
+        def make_models() -> Models:
+            if provider == "scripted" and server_options.script:
+                client = load_script(server_options.script)
+                root, sub = default_models("scripted")
+                return Models(root=client, root_model=settings.model or root, sub=client, sub_model=sub)
+            return build_models(settings)
+
+        def make_session(models: Models) -> Session:
+            assert repo is not None
+            return Session(repo, models, options, secrets=secrets, owns_clients=False, cache=self.cache)
+
+        await self.pool.configure(Setup(make_models, make_session), server_options.max_runs)
+        log.info("settings: provider %s, model %s", provider, settings.model or "(default)")
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    async def run_command(
+        self,
+        title: str,
+        message: str,
+        start: Callable[[Session, dict[str, Any]], Awaitable[Any]],
+        render: Callable[[Any, Locations], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Run one engine call for the current request, with progress, cancellation and error mapping."""
+        repo = self.require_repo()
+        request_id = self.protocol.msg_id
+        params = _COMMAND_PARAMS.get()
+        control = RunControl(request_id)
+        if request_id is not None:
+            self.runs[request_id] = control
+        try:
+            async with self.pool.session() as session:
+                progress = RunProgress(self, params.work_done_token if params else None, title)
+                await progress.begin(message, control.cancel)
+                if control.cancelled:
+                    progress.end("cancelled")
+                    raise JsonRpcRequestCancelled("cancelled before it started")
+                ask_options: dict[str, Any] = {
+                    "listeners": [progress],
+                    "trace_file": new_trace_file(),
+                    "partial_on_cancel": True,
+                }
+                control.task = asyncio.create_task(start(session, ask_options))
+                try:
+                    outcome = await control.task
+                except asyncio.CancelledError:
+                    progress.end("cancelled")
+                    if control.cancelled and not _being_cancelled():
+                        raise JsonRpcRequestCancelled("cancelled before it started") from None
+                    raise
+                except BaseException:
+                    progress.end("failed")
+                    raise
+                run = getattr(outcome, "run", outcome)
+                progress.end(f"partial ({run.reason})" if run.partial else "answered")
+                return render(outcome, Locations(repo, self._encoding()))
+        except JsonRpcException:
+            raise
+        except (ConfigError, LocalUnavailable) as exc:
+            raise wire.ConfigurationFailed(self._clean(str(exc))) from None
+        except ProviderError as exc:
+            raise wire.ProviderFailed(f"the model provider failed: {self._clean(str(exc))}") from None
+        except SandboxUnavailable as exc:
+            raise wire.SandboxFailed(f"the code sandbox cannot start here: {exc}") from None
+        except (WorkspaceError, NothingToExplain) as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        finally:
+            self.runs.pop(request_id, None)
+
+    def require_repo(self) -> Repo:
+        if self.config_error is not None or self.repo is None or self.settings is None:
+            raise wire.ConfigurationFailed(self.config_error or "the server is not initialized")
+        return self.repo
+
+    def limits(self, budget: Mapping[str, Any] | None) -> Limits | None:
+        """The settings' budget with the request's `budget` on top, or None when it sets nothing."""
+        if not budget:
+            return None
+        assert self.settings is not None
+        try:
+            return load_settings(
+                None, env={}, overrides={"limits": {**_limits_dict(self.settings.limits), **budget}}
+            ).limits
+        except ConfigError as exc:
+            raise JsonRpcInvalidParams(f"budget: {exc}") from None
+
+    def relative_path(self, uri: str) -> str:
+        repo = self.require_repo()
+        try:
+            return to_relative(repo.root, uri)
+        except WorkspaceError as exc:
+            raise JsonRpcInvalidParams(f"{exc}; reporlm answers about {repo.root}") from None
+
+    def column(self, path: str, line: int, character: int) -> int:
+        """A client's column (in its position units) as a character index into the line."""
+        try:
+            text = self.require_repo().read(path, line, line).rstrip("\r\n")
+        except WorkspaceError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        return column_of(text, character, self._encoding())
+
+    def cancel_all(self) -> list[asyncio.Task[Any]]:
+        tasks = []
+        for control in list(self.runs.values()):
+            control.cancel()
+            if control.task is not None:
+                tasks.append(control.task)
+        return tasks
+
+    async def aclose(self) -> None:
+        """Stop every run and every sandbox worker; safe to call more than once."""
+        tasks = self.cancel_all()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_SECONDS)
+        await self.pool.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- status and index ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        settings = self.settings
+        provider = model = sub_model = None
+        if settings is not None:
+            try:
+                provider, model, sub_model = model_names(settings)
+            except ConfigError as exc:
+                self.config_error = self.config_error or str(exc)
+        return {
+            "server": {"name": wire.SERVER_NAME, "version": __version__},
+            "repo": str(self.repo.root) if self.repo else None,
+            "index": dict(self.index),
+            "provider": provider,
+            "model": model,
+            "sub_model": sub_model,
+            "budget": _limits_dict(settings.limits) if settings else None,
+            "runs": {"active": self.pool.active, "max": self.pool.max_runs},
+            "open_documents": len(self.documents),
+            "api_key_set": bool(settings and settings.api_key),
+            "configuration_error": self.config_error,
+        }
+
+    def start_indexing(self) -> None:
+        """List the repository in the background, so the first question does not pay for it."""
+        repo = self.repo
+        if repo is None:
+            return
+        self.index = {"state": "loading"}
+
+        async def index() -> None:
+            try:
+                summary = await asyncio.to_thread(repo.summary)
+            except Exception as exc:
+                log.exception("listing the repository failed")
+                self.index = {"state": "failed", "error": str(exc)}
+                return
+            self.index = {"state": "ready", "files": summary.file_count, "languages": summary.languages}
+            log.info("indexed %s: %d files", repo.root, summary.file_count)
+
+        self.run_task(index())
+
+    def refresh_index(self) -> None:
+        if self.repo is not None:
+            self.run_task(asyncio.to_thread(self.repo.refresh))
+
+    def run_task(self, coro: Awaitable[Any]) -> None:
+        """A background task that is kept referenced and whose failure is logged."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _encoding(self) -> str:
+        try:
+            encoding = self.workspace.position_encoding
+        except RuntimeError:
+            encoding = None
+        return str(encoding or types.PositionEncodingKind.Utf16)
+
+    def _clean(self, text: str) -> str:
+        return redact(text, [self.settings.api_key if self.settings else None])
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return bool(task and task.cancelling())
+
+
+def _limits_dict(limits: Limits) -> dict[str, Any]:
+    return asdict(limits)
+
+
+def _workspace_root(params: types.InitializeParams) -> Path | None:
+    candidates = [f.uri for f in params.workspace_folders or []]
+    candidates += [params.root_uri] if params.root_uri else []
+    for uri in candidates:
+        path = to_fs_path(uri)
+        if path:
+            return Path(path)
+    return Path(params.root_path) if params.root_path else None
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+
+def make_server() -> ReporlmServer:
+    server = ReporlmServer()
+
+    @server.feature(types.INITIALIZE)
+    async def initialize(ls: ReporlmServer, params: types.InitializeParams) -> None:
+        ls.open_workspace(params)
+        raw = params.initialization_options
+        await ls.configure(raw if isinstance(raw, Mapping) else {})
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: ReporlmServer, params: types.InitializedParams) -> None:
+        ls.start_indexing()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: ReporlmServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, Mapping) and isinstance(settings.get(wire.CONFIGURATION_SECTION), Mapping):
+            settings = settings[wire.CONFIGURATION_SECTION]
+        if isinstance(settings, Mapping):
+            await ls.configure(settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: ReporlmServer, params: types.DidOpenTextDocumentParams) -> None:
+        _keep_buffer(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: ReporlmServer, params: types.DidChangeTextDocumentParams) -> None:
+        _keep_buffer(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: ReporlmServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.pop(params.text_document.uri, None)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: ReporlmServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.refresh_index()  # a file saved for the first time joins the listing
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: ReporlmServer, params: types.DidChangeWatchedFilesParams) -> None:
+        ls.refresh_index()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: ReporlmServer, params: None) -> None:
+        await ls.aclose()
+
+    @server.feature(types.EXIT)
+    async def exit_(ls: ReporlmServer, params: None) -> None:
+        await ls.aclose()
+
+    @server.command(wire.ASK)
+    async def ask(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
+        a: AskArgs = parse_ask(args)
+        limits = ls.limits(a.budget)
+
+        async def start(session: Session, options: dict[str, Any]) -> Any:
+            return await session.ask(a.question, scope=a.scope, limits=limits, **options)
+
+        return await ls.run_command("reporlm: ask", a.question, start, answer_json)
+
+    @server.command(wire.PLAN)
+    async def plan(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
+        a: PlanArgs = parse_plan(args)
+        limits = ls.limits(a.budget)
+
+        async def start(session: Session, options: dict[str, Any]) -> Any:
+            return await session.plan(a.goal, scope=a.scope, limits=limits, **options)
+
+        return await ls.run_command("reporlm: plan", a.goal, start, plan_json)
+
+    @server.command(wire.EXPLAIN)
+    async def explain(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
+        a: ExplainArgs = parse_explain(args)
+        limits = ls.limits(a.budget)
+        path = ls.relative_path(a.uri)
+        line = a.line + 1
+        column = ls.column(path, line, a.character)
+
+        async def start(session: Session, options: dict[str, Any]) -> Any:
+            return await session.explain(path, line, column, limits=limits, **options)
+
+        return await ls.run_command("reporlm: explain", f"{path}:{line}", start, explain_json)
+
+    @server.command(wire.STATUS)
+    async def status(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
+        return ls.status()
+
+    return server
+
+
+def _keep_buffer(ls: ReporlmServer, uri: str) -> None:
+    if not uri.startswith("file:"):
+        return  # untitled buffers, diff views, output panes: not files of the repository
+    ls.documents[uri] = ls.workspace.get_text_document(uri).source

@@ -1,0 +1,80 @@
+"""Every name and code that crosses the wire between the reporlm server and its clients.
+
+Clients (the VS Code extension, the headless CLI, CI bots) should mirror this file, not grep the
+server for string literals.
+
+Commands (`workspace/executeCommand`, one object argument each):
+
+| command | argument | result |
+|---|---|---|
+| `reporlm.server.ask` | `{question, scope?, budget?}` | an answer (below) |
+| `reporlm.server.plan` | `{goal, scope?, budget?}` | an answer plus `plan`, `steps`, `risks` |
+| `reporlm.server.explain` | `{uri, position, budget?}` | an answer, plus `symbol` and its `location` |
+| `reporlm.server.status` | `{}` | server, repository, index, provider, models, budget, runs |
+
+An answer is `{answer, citations: [Location], partial, usage, trace_id}` plus `reason` (why the run
+ended: "final", "cancelled", or the budget that ran out), `cited` (every `path:line` the answer
+cites, in order: `{path, start, end, verified, reason}`), `iterations`, `sub_calls`, `seconds` and
+`trace_file`. `usage` is `{root, sub, total}`, each `{input_tokens, output_tokens,
+cache_read_tokens, cache_write_tokens, cost_usd}`. `budget` takes the limits of
+`reporlm.engine.budget.Limits` by name (`max_iterations`, `max_cost_usd`, ...).
+
+A plan's `steps` (and `risks`) are `[{title, detail, locations: [Location], unverified: [{kind,
+text, reason}]}]`: every file, line range and symbol a step names is looked up in the repository;
+the ones found are `locations`, the others are flagged in `unverified`, never dropped.
+"""
+
+from __future__ import annotations
+
+from pygls.exceptions import JsonRpcException
+
+SERVER_NAME = "reporlm"
+
+ASK = "reporlm.server.ask"
+PLAN = "reporlm.server.plan"
+EXPLAIN = "reporlm.server.explain"
+STATUS = "reporlm.server.status"
+COMMANDS = (ASK, PLAN, EXPLAIN, STATUS)
+
+TRACE = "reporlm/trace"
+"""Notification: one trace event of a run (the dict the engine's Tracer emits; `run` is its trace_id)."""
+
+CONFIGURATION_SECTION = "reporlm"
+"""`workspace/didChangeConfiguration` settings may hold the options under this key, or be them."""
+
+
+class ErrorCodes:
+    """Application error codes (outside the ranges JSON-RPC and LSP reserve).
+
+    Also: -32602 InvalidParams for bad command arguments, -32800 RequestCancelled for a run
+    cancelled before it started.
+    """
+
+    CONFIGURATION = 1001
+    """The settings cannot work: unknown key, missing key file, no model available."""
+    PROVIDER = 1002
+    """The model provider failed for good (auth, quota, network) after its retries."""
+    BUSY = 1003
+    """The server already runs its maximum of concurrent runs; try again when one ends."""
+    SANDBOX = 1004
+    """The code sandbox cannot start on this machine."""
+
+
+class ConfigurationFailed(JsonRpcException):
+    CODE = ErrorCodes.CONFIGURATION
+    MESSAGE = "configuration error"
+
+
+class ProviderFailed(JsonRpcException):
+    CODE = ErrorCodes.PROVIDER
+    MESSAGE = "the model provider failed"
+
+
+class Busy(JsonRpcException):
+    CODE = ErrorCodes.BUSY
+    MESSAGE = "busy"
+
+
+class SandboxFailed(JsonRpcException):
+    CODE = ErrorCodes.SANDBOX
+    MESSAGE = "the code sandbox cannot start here"
