@@ -53,6 +53,12 @@ SMALL_REPO = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Symbol indexes go to a temporary folder, never the user's cache."""
+    monkeypatch.setenv("REPORLM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "reporlm-cache"))
+
+
 @pytest.fixture
 def small_repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "shop-repo", SMALL_REPO)
