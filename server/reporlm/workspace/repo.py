@@ -12,12 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import index_path
 from .errors import WorkspaceError
 from .globs import compile_glob
+from .grammars import GrammarSet, load_grammars
+from .history import GitHistory, NotAGitRepository
+from .index import IndexStatus, SymbolIndex
 from .languages import language_of
 from .listing import VCS_DIRS, Listing, is_text_file, list_files
 from .paths import is_under, to_relative
-from .search import Hit, Matcher
+from .repomap import MapEntry, RepoGraph, is_peripheral, render_map
+from .search import Hit, Matcher, candidate_files
+from .symbols import Symbol, kind_matcher, name_matcher, symbol
 from .text import decode, split_lines
 from .tree import human_size, render_tree
 
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 GREP_MAX_FILE_BYTES = 5 * 1024 * 1024
 SUMMARY_TREE_LINES = 60
 MAX_SUGGESTIONS = 5
+MAX_OUTLINE_ENTRIES = 400
+DEFAULT_MAP_TOKENS = 1500
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,41 @@ class _SharedListing:
             self._listing = listing
 
 
+class _Services:
+    """What a Repo and its scoped views share besides the listing: the symbol index, git, the
+    reference graph. Each is made on first use."""
+
+    def __init__(self, root: Path, cache_dir: Path | None, persist: bool) -> None:
+        self.root = root
+        self._db_path = index_path(root, cache_dir) if persist else None
+        self._lock = threading.Lock()
+        self._index: SymbolIndex | None = None
+        self._git: GitHistory | NotAGitRepository | None = None
+        self.graph: tuple[int, RepoGraph] | None = None  # (index generation, graph)
+
+    @property
+    def grammars(self) -> GrammarSet:
+        return load_grammars()
+
+    def index(self) -> SymbolIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = SymbolIndex(self.root, self._db_path, self.grammars)
+            return self._index
+
+    def git(self) -> GitHistory | NotAGitRepository:
+        with self._lock:
+            if self._git is None:
+                self._git = GitHistory.open(self.root)
+            return self._git
+
+    def close(self) -> None:
+        with self._lock:
+            index, self._index = self._index, None
+        if index is not None:
+            index.close()
+
+
 def _stem(path: str) -> str:
     name = path.rpartition("/")[2]
     return name.partition(".")[0] if not name.startswith(".") else name
@@ -90,6 +133,8 @@ class Repo:
         *,
         scope: str | None = None,
         overlay: Mapping[str, str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        persist_index: bool = True,
     ) -> None:
         given = Path(root).expanduser().absolute()
         resolved = given.resolve()
@@ -99,6 +144,9 @@ class Repo:
         self._given_root = given
         self._overlay_source: Mapping[str, str] = overlay if overlay is not None else {}
         self._shared = _SharedListing(resolved)
+        self._services = _Services(
+            resolved, Path(cache_dir).expanduser() if cache_dir is not None else None, persist_index
+        )
         self.scope: str | None = None
         if scope is not None:
             self.scope = self._folder(scope, role="scope") or None
@@ -111,6 +159,11 @@ class Repo:
     def is_git(self) -> bool:
         """Whether the files come from git (tracked + untracked-not-ignored)."""
         return self._shared.get().is_git
+
+    @property
+    def git(self) -> GitHistory | NotAGitRepository:
+        """History: log, blame, diff, show, head, status (see `history.GitHistory`)."""
+        return self._services.git()
 
     # ----- the API the model uses -----
 
@@ -163,6 +216,11 @@ class Repo:
             raise WorkspaceError(f"max_results must be at least 1, not {max_results}")
         paths = self.files(glob or "**/*", under)
         overlay = self._overlay()
+        # git's grep finds the files holding a literal the regex needs much faster than reading
+        # them all here; the regex itself still decides, line by line, below.
+        candidates = candidate_files(self.root, regex, is_git=self.is_git, count=len(paths))
+        if candidates is not None:
+            paths = [path for path in paths if path in candidates or path in overlay]
         sizes = self._sizes()
         hits: list[Hit] = []
         skipped = 0
@@ -219,10 +277,203 @@ class Repo:
         return len(split_lines(self._text(self._file(path))))
 
     def refresh(self) -> None:
-        """List the files again (after files were added, removed or renamed on disk)."""
+        """List the files again (after files were added, removed or renamed on disk); the symbol
+        index, once built, follows (changed files are re-read, new content parsed)."""
         self._shared.refresh()
+        index = self._services.index()
+        if index.status().state == "ready":
+            index.sync(self._shared.get().files)
+
+    # ----- symbols ---------------------------------------------------------------------------
+
+    def symbols(
+        self,
+        path: str | None = None,
+        name: str | None = None,
+        kind: str | list[str] | None = None,
+        max_results: int = 500,
+    ) -> list[Symbol]:
+        """Definitions from tree-sitter, in a file or folder (`path`), by `name` ("parse",
+        "Parser.parse", "test_*") and `kind` ("class", "function", "method", ...).
+
+        Files in languages without symbol support have none: see `repo.outline(path)`.
+        """
+        limit = self._limit(max_results)
+        by_kind = kind_matcher(kind)
+        paths_by_blob = self._symbol_view(path)
+        if name is not None:
+            simple, by_name = name_matcher(name)
+            index = self._services.index()
+            rows = (
+                index.definitions_named(simple) if simple is not None else index.definitions_in(paths_by_blob)
+            )
+        else:
+            by_name = lambda d: True  # noqa: E731
+            rows = self._services.index().definitions_in(paths_by_blob)
+        found = [
+            symbol(p, d)
+            for blob, d in rows
+            if by_kind(d.kind) and by_name(d)
+            for p in paths_by_blob.get(blob, ())
+        ]
+        found.sort(key=lambda s: (s.path, s.line))
+        return found[:limit]
+
+    def definitions(self, name: str, max_results: int = 100) -> list[Symbol]:
+        """Where `name` ("helper", "Order.submit") is defined: source first, tests last."""
+        limit = self._limit(max_results)
+        simple, by_name = name_matcher(name)
+        paths_by_blob = self._symbol_view(None)
+        index = self._services.index()
+        rows = index.definitions_named(simple) if simple is not None else index.definitions_in(paths_by_blob)
+        found = [symbol(p, d) for blob, d in rows if by_name(d) for p in paths_by_blob.get(blob, ())]
+        found.sort(key=lambda s: (is_peripheral(s.path), s.path, s.line))
+        return found[:limit]
+
+    def references(self, name: str, max_results: int = 200) -> list[Hit]:
+        """Lines that use `name` (calls, imports, type uses, base classes), from tree-sitter.
+
+        Not a text search: `repo.grep` finds every mention, in any file.
+        """
+        limit = self._limit(max_results)
+        simple, _ = name_matcher(name)
+        if simple is None:
+            raise WorkspaceError("references() takes a name, not a pattern; use repo.grep for patterns")
+        paths_by_blob = self._symbol_view(None)
+        places = sorted(
+            (p, line)
+            for blob, lines in self._services.index().references_named(simple)
+            for p in paths_by_blob.get(blob, ())
+            for line in lines
+        )
+        places.sort(key=lambda place: (is_peripheral(place[0]), place))
+        hits: list[Hit] = []
+        texts: dict[str, list[str]] = {}
+        for path, line in places[:limit]:
+            if path not in texts:
+                try:
+                    texts[path] = split_lines(self._text(path))
+                except WorkspaceError:
+                    texts[path] = []
+            lines = texts[path]
+            text = lines[line - 1].rstrip("\r\n") if line <= len(lines) else ""
+            hits.append(Hit(path, line, text.strip()[:300]))
+        return hits
+
+    def outline(self, path: str) -> str:
+        """The definitions of one file with their signatures and line numbers, nested."""
+        rel = self._file(path)
+        grammars = self._services.grammars
+        grammar = grammars.for_path(rel)
+        if grammar is None:
+            kind = language_of(rel) or "this kind of file"
+            return (
+                f"{rel}: no outline, {kind} is not a language with symbol support "
+                f"(supported: {', '.join(grammars.names())}). "
+                "Read it with repo.read or search it with repo.grep."
+            )
+        paths_by_blob = self._symbol_view(rel)
+        if not paths_by_blob:
+            reason = self._services.index().skipped().get(rel, "not indexed")
+            return f"{rel}: no outline ({reason}). Read it with repo.read or search it with repo.grep."
+        definitions = sorted(
+            (d for _, d in self._services.index().definitions_in(paths_by_blob)), key=lambda d: d.line
+        )
+        lines = [f"{rel} ({grammar.name}, {self.line_count(rel)} lines, {len(definitions)} definitions)"]
+        for d in definitions[:MAX_OUTLINE_ENTRIES]:
+            depth = d.parent.count(".") + 1 if d.parent else 0
+            lines.append(f"{d.line:>5}  {'  ' * depth}{d.signature or d.kind + ' ' + d.name}")
+        if len(definitions) > MAX_OUTLINE_ENTRIES:
+            lines.append(f"… {len(definitions) - MAX_OUTLINE_ENTRIES} more; use repo.symbols(path={rel!r})")
+        return "\n".join(lines)
+
+    def repo_map(self, question: str = "", max_tokens: int = DEFAULT_MAP_TOKENS) -> str:
+        """The most important files and their key definitions, ranked by how the code references
+        them (and towards names in `question`), cut to about `max_tokens` tokens."""
+        paths_by_blob = self._symbol_view(None)
+        index = self._services.index()
+        view = {p: blob for blob, paths in paths_by_blob.items() for p in paths}
+        cached = self._services.graph
+        if cached is None or cached[0] != index.generation or set(cached[1].paths) != set(view):
+            graph = RepoGraph(view, index.all_definitions(), index.reference_counts())
+            self._services.graph = cached = (index.generation, graph)
+        entries = cached[1].rank(question)
+        if not entries:
+            return ""
+        signatures = self._map_signatures(entries[: 4 * max(1, max_tokens)], view)
+
+        def signature(entry: MapEntry) -> str:
+            return signatures.get((entry.path, entry.line, entry.name), f"{entry.kind} {entry.name}")
+
+        return render_map(entries, signature, max_tokens=max_tokens, total_files=len(view))
+
+    def index_status(self) -> IndexStatus:
+        """What the symbol index holds, what it skipped and why."""
+        return self._services.index().status()
+
+    def start_indexing(self) -> None:
+        """Build or refresh the symbol index in the background (queries wait for it)."""
+        self._services.index().start(lambda: self._shared.get().files)
+
+    def update(self, *paths: str) -> None:
+        """Re-index files after they changed on disk (an editor's save); new files are listed."""
+        rels = [self._rel(path) for path in paths]
+        listing = self._shared.get().files
+        if any(rel not in listing and os.path.isfile(self.root / rel) for rel in rels):
+            self._shared.refresh()
+            listing = self._shared.get().files
+        index = self._services.index()
+        if index.status().state != "ready":
+            return  # the first query indexes everything anyway
+        index.update(rels, listing)
+
+    def close(self) -> None:
+        """Release the index (its file stays in the cache for the next start)."""
+        self._services.close()
 
     # ----- internals -----
+
+    def _limit(self, max_results: object) -> int:
+        if _check_int(max_results, "max_results") < 1:
+            raise WorkspaceError(f"max_results must be at least 1, not {max_results}")
+        return max_results  # type: ignore[return-value]
+
+    def _symbol_view(self, path: str | None) -> dict[int, list[str]]:
+        """Blob id -> paths of the indexed files in view (below `path`, a file or folder, if
+        given), with unsaved buffers in place of their files."""
+        index = self._services.index()
+        index.ensure(lambda: self._shared.get().files)
+        folder = (self.scope or "") if path is None else self._folder(path, role="path", allow_file=True)
+        view = index.view()
+        overlay = self._overlay()
+        grammars = self._services.grammars
+        if overlay:
+            sizes = self._sizes()
+            view = dict(view)
+            for rel, text in overlay.items():
+                grammar = grammars.for_path(rel)
+                if grammar is not None and rel in sizes:
+                    data = text.encode("utf-8", "surrogatepass")
+                    view[rel] = index.store_content(data, grammar.key)
+        out: dict[int, list[str]] = {}
+        for rel, blob in view.items():
+            if is_under(rel, folder):
+                out.setdefault(blob, []).append(rel)
+        return out
+
+    def _map_signatures(
+        self, entries: list[MapEntry], view: dict[str, int]
+    ) -> dict[tuple[str, int, str], str]:
+        blobs = {view[e.path] for e in entries if e.path in view}
+        paths_by_blob: dict[int, list[str]] = {}
+        for path, blob in view.items():
+            if blob in blobs:
+                paths_by_blob.setdefault(blob, []).append(path)
+        out: dict[tuple[str, int, str], str] = {}
+        for blob, d in self._services.index().definitions_in(blobs):
+            for path in paths_by_blob.get(blob, ()):
+                out[(path, d.line, d.name)] = d.signature or f"{d.kind} {d.name}"
+        return out
 
     def _rel(self, path: str) -> str:
         return to_relative(self.root, path, given_root=self._given_root)

@@ -1,0 +1,70 @@
+; Python: definitions and references, in the tree-sitter tags conventions.
+
+; Module-level names bound by assignment (constants and module attributes).
+(module
+  (expression_statement
+    (assignment
+      left: (identifier) @name) @definition.constant))
+
+; Class attributes declared in the class body (fields, enum members, dataclass fields).
+(class_definition
+  body: (block
+    (expression_statement
+      (assignment
+        left: (identifier) @name) @definition.field)))
+
+(class_definition
+  name: (identifier) @name) @definition.class
+
+; A function defined inside a class becomes a method when its parent is resolved.
+(function_definition
+  name: (identifier) @name) @definition.function
+
+; Calls: f(...) and obj.f(...)
+(call
+  function: [
+    (identifier) @name
+    (attribute
+      attribute: (identifier) @name)
+  ]) @reference.call
+
+; Base classes: class A(B, pkg.C)
+(class_definition
+  superclasses: (argument_list
+    [
+      (identifier) @name
+      (attribute
+        attribute: (identifier) @name)
+    ] @reference.class))
+
+; Decorators without a call: @property, @functools.cache
+(decorator
+  [
+    (identifier) @name
+    (attribute
+      attribute: (identifier) @name)
+  ] @reference.call)
+
+; Imported names: from pkg import name, from pkg import name as alias
+(import_from_statement
+  name: [
+    (dotted_name
+      (identifier) @name .)
+    (aliased_import
+      name: (dotted_name
+        (identifier) @name .))
+  ] @reference.import)
+
+; Modules imported: import pkg.mod (the last component names the module)
+(import_statement
+  name: [
+    (dotted_name
+      (identifier) @name .)
+    (aliased_import
+      name: (dotted_name
+        (identifier) @name .))
+  ] @reference.import)
+
+; Names in type annotations: x: Foo, -> Bar
+(type
+  (identifier) @name) @reference.type

@@ -1,0 +1,169 @@
+"""The tree-sitter grammars we parse with and the tags queries we maintain for them (grammars/).
+
+`grammars/languages.toml` maps file extensions to a grammar wheel (`tree-sitter-<lang>` on PyPI,
+imported lazily) and to the queries in `grammars/<lang>/tags.scm`. The folder ships inside the
+wheel as `reporlm/grammars`; in an editable install it is found at the top of the checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import logging
+import os
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tree_sitter import Language, Query
+
+log = logging.getLogger(__name__)
+
+GRAMMARS_ENV = "REPORLM_GRAMMARS_DIR"
+
+
+def grammars_dir() -> Path:
+    """The folder holding languages.toml: an override, the wheel's copy, or the checkout's."""
+    override = os.environ.get(GRAMMARS_ENV)
+    package = Path(__file__).resolve().parents[1]  # .../reporlm
+    candidates = [Path(override)] if override else []
+    # Wheels carry the folder inside the package (hatch force-include); editable installs do
+    # not, so the checkout's top-level folder is the fallback.
+    candidates += [package / "grammars", package.parents[1] / "grammars"]
+    for folder in candidates:
+        if (folder / "languages.toml").is_file():
+            return folder
+    raise FileNotFoundError(
+        "the grammars folder (languages.toml and tags queries) is missing; looked in "
+        + ", ".join(str(c) for c in candidates)
+    )
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """One tree-sitter grammar and the tags queries we run on files it parses."""
+
+    key: str  # the table name in languages.toml: "python", "tsx", ...
+    name: str  # display name: "Python", "TSX", ...
+    package: str  # the grammar wheel's module: "tree_sitter_python"
+    function: str  # the module's function returning the grammar: "language", "language_tsx"
+    extensions: tuple[str, ...]
+    filenames: tuple[str, ...]
+    queries: tuple[Path, ...]
+    fixture: Path | None
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def query_text(self) -> str:
+        return "\n".join(path.read_text(encoding="utf-8") for path in self.queries)
+
+    def package_version(self) -> str:
+        distribution = self.package.replace("_", "-")
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    def language(self) -> Language:
+        """The compiled grammar (imports its wheel; ImportError when it is not installed)."""
+        return _load_language(self.package, self.function)
+
+    def query(self) -> Query:
+        """The whole tags query compiled against the grammar, once per process."""
+        with self._lock:
+            return _compile_queries(self)[0]
+
+    def split_queries(self) -> tuple[Query, Query]:
+        """The tags query as two: its definition patterns, and its reference patterns capturing
+        only `@name` (references are most of the matches: fewer captures make them cheaper)."""
+        with self._lock:
+            _, definitions, references = _compile_queries(self)
+            return definitions, references
+
+
+@cache
+def _load_language(package: str, function: str) -> Language:
+    from tree_sitter import Language
+
+    module = importlib.import_module(package)
+    return Language(getattr(module, function)())
+
+
+_QUERIES: dict[str, tuple[Query, Query, Query]] = {}
+
+
+def _compile_queries(grammar: Grammar) -> tuple[Query, Query, Query]:
+    compiled = _QUERIES.get(grammar.key)
+    if compiled is None:
+        from tree_sitter import Query
+
+        text = grammar.query_text()
+        source = text.encode("utf-8")
+        whole, definitions, references = (Query(grammar.language(), text) for _ in range(3))
+        for index in range(whole.pattern_count):
+            pattern = source[whole.start_byte_for_pattern(index) : whole.end_byte_for_pattern(index)]
+            (definitions if b"@reference." in pattern else references).disable_pattern(index)
+        for index in range(whole.capture_count):
+            name = whole.capture_name(index)
+            if name != "name":
+                references.disable_capture(name)
+        compiled = _QUERIES[grammar.key] = (whole, definitions, references)
+    return compiled
+
+
+@dataclass(frozen=True)
+class GrammarSet:
+    grammars: dict[str, Grammar]
+    by_extension: dict[str, Grammar]
+    by_filename: dict[str, Grammar]
+    folder: Path
+
+    def for_path(self, path: str) -> Grammar | None:
+        """The grammar for a repo-relative path, or None when no grammar handles its kind."""
+        name = path.rpartition("/")[2].lower()
+        found = self.by_filename.get(name)
+        if found is not None:
+            return found
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem:
+            return None
+        return self.by_extension.get(ext)
+
+    def names(self) -> list[str]:
+        return [g.name for g in self.grammars.values()]
+
+    def fingerprint(self) -> str:
+        """Changes whenever a query or a grammar version changes: cached tags are then stale."""
+        digest = hashlib.sha1()
+        for grammar in self.grammars.values():
+            digest.update(f"{grammar.key}={grammar.package_version()}\n".encode())
+            digest.update(grammar.query_text().encode("utf-8"))
+        return digest.hexdigest()
+
+
+@cache
+def load_grammars(folder: Path | None = None) -> GrammarSet:
+    """Read languages.toml (cached per folder)."""
+    folder = folder or grammars_dir()
+    with open(folder / "languages.toml", "rb") as handle:
+        config = tomllib.load(handle)
+    grammars: dict[str, Grammar] = {}
+    for key, table in config.items():
+        fixture = table.get("fixture")
+        grammars[key] = Grammar(
+            key=key,
+            name=table["name"],
+            package=table["package"],
+            function=table.get("function", "language"),
+            extensions=tuple(ext.lower() for ext in table.get("extensions", ())),
+            filenames=tuple(name.lower() for name in table.get("filenames", ())),
+            queries=tuple(folder / rel for rel in table["queries"]),
+            fixture=folder / fixture if fixture else None,
+        )
+    by_extension = {ext: g for g in grammars.values() for ext in g.extensions}
+    by_filename = {name: g for g in grammars.values() for name in g.filenames}
+    return GrammarSet(grammars, by_extension, by_filename, folder)

@@ -1,0 +1,639 @@
+"""The persistent symbol index: tags per file content, kept in SQLite, refreshed by what changed.
+
+Tags are stored per *blob* (git's SHA-1 of the content), and the files table maps each path to
+its blob with the stat data it had (size, mtime, inode). A restart stats every file and re-reads
+only those whose stat changed; a changed file whose content is already known (switching back to
+a branch) costs a hash, and only new content is parsed. A cold index parses in worker processes.
+
+Files that cannot or should not be parsed are skipped with a reason that `status()` reports and
+the log records: too large, minified, unreadable, vanished while scanning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import queue
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from .grammars import GrammarSet, load_grammars
+from .tags import Definition, parse_tags
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+MAX_INDEX_BYTES = 2 * 1024 * 1024
+"""Larger files are generated far more often than written; they are skipped, not parsed."""
+MINIFIED_LINE_CHARS = 10_000
+"""A file with a longer line is minified or generated: skipped."""
+PARALLEL_MIN_BYTES = 1_500_000
+"""Below this much text to parse, starting worker processes costs more than it saves."""
+BATCH_BYTES = 400_000
+_SERVER_DIR = str(Path(__file__).resolve().parents[2])
+PROGRESS_SECONDS = 2.0
+_SQL_CHUNK = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs(
+    id INTEGER PRIMARY KEY, hash TEXT UNIQUE NOT NULL, language TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT '', seen REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS files(
+    path TEXT PRIMARY KEY, blob INTEGER, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS defs(
+    blob INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL, parent TEXT NOT NULL, signature TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS defs_name ON defs(name);
+CREATE INDEX IF NOT EXISTS defs_blob ON defs(blob);
+CREATE TABLE IF NOT EXISTS refs(
+    blob INTEGER NOT NULL, name TEXT NOT NULL, lines TEXT NOT NULL, count INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
+"""
+
+
+def blob_hash(data: bytes) -> str:
+    """Git's object id for a blob with this content."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+class Parsed(NamedTuple):
+    """What parsing one file's content produced (sent back from worker processes)."""
+
+    hash: str
+    language: str
+    status: str  # "" when parsed, else why it was skipped
+    definitions: list[Definition]
+    references: list[tuple[str, str, int]]  # (name, comma-separated lines, count)
+
+
+def parse_content(data: bytes, language: str, grammars: GrammarSet | None = None) -> Parsed:
+    """Tags of one file's bytes; never raises for bad input (the reason goes in `status`)."""
+    digest = blob_hash(data)
+    grammar = (grammars or load_grammars()).grammars[language]
+    longest = max((len(line) for line in data.split(b"\n")), default=0)
+    if longest > MINIFIED_LINE_CHARS:
+        return Parsed(
+            digest, language, f"skipped: minified or generated (a line of {longest:,} chars)", [], []
+        )
+    try:
+        tags = parse_tags(grammar, data)
+    except Exception as exc:  # a grammar bug must not stop the index
+        log.warning("parsing failed (%s): %s", language, exc)
+        return Parsed(digest, language, f"skipped: parse error ({type(exc).__name__})", [], [])
+    refs = [(name, ",".join(map(str, lines)), len(lines)) for name, lines in tags.references.items()]
+    return Parsed(digest, language, "", tags.definitions, refs)
+
+
+def parse_batch(root: str, jobs: list[tuple[str, str]]) -> list[tuple[str, Parsed | str]]:
+    """Worker-process entry: parse files (path, language); an unreadable one gives its error."""
+    grammars = load_grammars()
+    out: list[tuple[str, Parsed | str]] = []
+    for path, language in jobs:
+        try:
+            with open(os.path.join(root, path), "rb") as handle:
+                data = handle.read(MAX_INDEX_BYTES + 1)
+        except OSError as exc:
+            out.append((path, _read_error(exc)))
+            continue
+        if len(data) > MAX_INDEX_BYTES:
+            out.append((path, "skipped: too large (it grew while indexing)"))
+            continue
+        out.append((path, parse_content(data, language, grammars)))
+    return out
+
+
+def _read_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "vanished while indexing"
+    if isinstance(exc, PermissionError):
+        return "skipped: permission denied"
+    return f"skipped: unreadable ({exc.strerror or type(exc).__name__})"
+
+
+@dataclass
+class IndexStatus:
+    """What the index holds, for status displays and for the model."""
+
+    state: str  # "not started", "indexing", "ready", "failed"
+    files: int  # files in a supported language
+    indexed: int
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    seconds: float = 0.0  # duration of the last full sync
+    location: str = ""  # the index file, or ":memory:"
+    languages: list[str] = field(default_factory=list)  # languages with symbol support
+
+    def __str__(self) -> str:
+        text = f"symbol index {self.state}: {self.indexed}/{self.files} files indexed"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
+        return text
+
+
+class _FileRow(NamedTuple):
+    blob: int | None
+    size: int
+    mtime_ns: int
+    inode: int
+    status: str
+
+
+class SymbolIndex:
+    """Symbols of one repository root, persisted in `db_path` (None: in memory only)."""
+
+    def __init__(
+        self, root: Path, db_path: Path | None, grammars: GrammarSet | None = None, *, workers: int = 0
+    ) -> None:
+        self.root = root
+        self.grammars = grammars or load_grammars()
+        self.workers = workers or _cpu_count()
+        self.generation = 0
+        """Bumped on every change of the indexed content: derived caches compare it."""
+        self._lock = threading.RLock()
+        self._view: dict[str, int] = {}  # path -> blob id, for parsed files
+        self._paths_by_blob: dict[int, list[str]] = {}
+        self._skipped: dict[str, str] = {}
+        self._supported = 0
+        self._state = "not started"
+        self._seconds = 0.0
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._db, self.location = self._open(db_path)
+
+    # ----- opening ---------------------------------------------------------------------------
+
+    def _open(self, db_path: Path | None) -> tuple[sqlite3.Connection, str]:
+        if db_path is not None:
+            try:
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+                db = self._connect(str(db_path))
+                return db, str(db_path)
+            except (OSError, sqlite3.DatabaseError) as exc:
+                # A corrupt or foreign file: start over; an unwritable folder: keep it in memory.
+                log.warning("symbol index at %s unusable (%s); rebuilding it", db_path, exc)
+                try:
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(str(db_path) + suffix).unlink(missing_ok=True)
+                    return self._connect(str(db_path)), str(db_path)
+                except (OSError, sqlite3.DatabaseError) as again:
+                    log.warning("cannot keep the symbol index on disk (%s); it lives in memory", again)
+        return self._connect(":memory:"), ":memory:"
+
+    def _connect(self, target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        fingerprint = f"{SCHEMA_VERSION}:{self.grammars.fingerprint()}"
+        row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+        if row is None or row[0] != fingerprint:
+            if row is not None:
+                log.info("grammars or index format changed: the symbol index starts afresh")
+            with _transaction(db):
+                for table in ("blobs", "files", "defs", "refs"):
+                    db.execute(f"DELETE FROM {table}")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
+        return db
+
+    def close(self) -> None:
+        self.wait()
+        with self._lock:
+            self._db.close()
+
+    # ----- keeping it fresh ------------------------------------------------------------------
+
+    def start(self, listing: Callable[[], Mapping[str, int]]) -> None:
+        """Sync in a background thread (no-op when one runs or the index is ready)."""
+        with self._lock:
+            if self._thread is not None or self._state == "ready":
+                return
+            self._state = "indexing"
+            self._thread = threading.Thread(
+                target=self._background, args=(listing,), name="reporlm-index", daemon=True
+            )
+            self._thread.start()
+
+    def _background(self, listing: Callable[[], Mapping[str, int]]) -> None:
+        try:
+            self.sync(listing())
+        except BaseException as exc:
+            log.exception("indexing %s failed", self.root)
+            self._error = exc
+            self._state = "failed"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background sync; True when none is running any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
+
+    def ensure(self, listing: Callable[[], Mapping[str, int]]) -> None:
+        """Make the index ready: wait for the background sync, or run one now."""
+        self.wait()
+        if self._state != "ready":
+            self.sync(listing())
+
+    def status(self) -> IndexStatus:
+        with self._lock:
+            return IndexStatus(
+                state=self._state,
+                files=self._supported,
+                indexed=len(self._view),
+                skipped=dict(self._skipped),
+                seconds=round(self._seconds, 3),
+                location=self.location,
+                languages=self.grammars.names(),
+            )
+
+    def sync(self, listing: Mapping[str, int]) -> None:
+        """Bring the index in line with the files listed (path -> size): stat all, parse the new."""
+        started = time.monotonic()
+        wanted = {path: g.key for path in listing if (g := self.grammars.for_path(path)) is not None}
+        with self._lock:
+            self._state = "indexing" if self._state != "ready" else "ready"
+            known = self._file_rows()
+            changed: dict[str, os.stat_result] = {}
+            gone: set[str] = set()
+            for path in wanted:
+                info = self._stat(path)
+                if info is None:
+                    gone.add(path)
+                    continue
+                row = known.get(path)
+                if row is None or (row.size, row.mtime_ns, row.inode) != _stat_key(info):
+                    changed[path] = info
+            removed = [path for path in known if path not in wanted or path in gone]
+            self._apply(changed, wanted, removed, full=True)
+            self._supported = len(wanted)
+            self._state = "ready"
+            self._seconds = time.monotonic() - started
+        parsed = len(changed)
+        log.info(
+            "symbol index of %s ready: %d files (%d re-read, %d gone, %d skipped) in %.2f s",
+            self.root,
+            len(self._view),
+            parsed,
+            len(removed),
+            len(self._skipped),
+            self._seconds,
+        )
+
+    def update(self, paths: Iterable[str], listing: Mapping[str, int]) -> None:
+        """Re-index the given files after an edit (stat, hash, parse if the content is new)."""
+        with self._lock:
+            known = self._file_rows(paths)
+            changed: dict[str, os.stat_result] = {}
+            removed: list[str] = []
+            wanted: dict[str, str] = {}
+            for path in paths:
+                grammar = self.grammars.for_path(path)
+                info = self._stat(path) if path in listing and grammar is not None else None
+                if info is None:
+                    if path in known or path in self._view or path in self._skipped:
+                        removed.append(path)
+                    continue
+                wanted[path] = grammar.key  # type: ignore[union-attr]
+                row = known.get(path)
+                if row is None or (row.size, row.mtime_ns, row.inode) != _stat_key(info):
+                    changed[path] = info
+            self._apply(changed, wanted, removed, full=False)
+            self._supported = sum(1 for path in listing if self.grammars.for_path(path) is not None)
+
+    def _stat(self, path: str) -> os.stat_result | None:
+        try:
+            info = os.stat(os.path.join(self.root, path))
+        except OSError as exc:
+            log.info("symbol index: %s vanished or is unreadable (%s); skipped", path, exc)
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def _apply(
+        self,
+        changed: dict[str, os.stat_result],
+        wanted: dict[str, str],
+        removed: list[str],
+        *,
+        full: bool,
+    ) -> None:
+        """Hash the changed files, parse the content not seen before, write it all down."""
+        if not changed and not removed:
+            if full:
+                self._load_view()
+            return
+        rows: list[tuple[str, int | None, int, int, int, str]] = []
+        jobs: list[tuple[str, str, int]] = []  # (path, language, size)
+        for path, info in changed.items():
+            size_key = _stat_key(info)
+            if info.st_size > MAX_INDEX_BYTES:
+                limit = MAX_INDEX_BYTES / 1e6
+                reason = f"skipped: too large ({info.st_size / 1e6:.1f} MB; the limit is {limit:.0f} MB)"
+                log.info("symbol index: %s %s", path, reason)
+                rows.append((path, None, *size_key, reason))
+                continue
+            try:
+                with open(os.path.join(self.root, path), "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                reason = _read_error(exc)
+                log.info("symbol index: %s %s", path, reason)
+                if not isinstance(exc, FileNotFoundError):
+                    rows.append((path, None, *size_key, reason))
+                continue
+            blob = self._blob_id(blob_hash(data))
+            if blob is not None:
+                rows.append((path, blob, *size_key, ""))
+            else:
+                jobs.append((path, wanted[path], len(data)))
+        results = self._parse(jobs)
+        stats = {path: _stat_key(changed[path]) for path, _, _ in jobs}
+        with _transaction(self._db):
+            for path, outcome in results:
+                if isinstance(outcome, str):
+                    log.info("symbol index: %s %s", path, outcome)
+                    if not outcome.startswith("vanished"):
+                        rows.append((path, None, *stats[path], outcome))
+                    continue
+                if outcome.status:
+                    log.info("symbol index: %s %s", path, outcome.status)
+                rows.append((path, self._store(outcome), *stats[path], outcome.status))
+            self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if full:
+                self._db.execute(
+                    "UPDATE blobs SET seen = ? WHERE id IN (SELECT blob FROM files)", (time.time(),)
+                )
+                self._collect_garbage()
+        self.generation += 1
+        self._load_view()
+
+    def _parse(self, jobs: list[tuple[str, str, int]]) -> list[tuple[str, Parsed | str]]:
+        if not jobs:
+            return []
+        total = sum(size for _, _, size in jobs)
+        log.info("symbol index: parsing %d files (%.1f MB) of %s", len(jobs), total / 1e6, self.root)
+        if self.workers < 2 or total < PARALLEL_MIN_BYTES:
+            return parse_batch(str(self.root), [(path, lang) for path, lang, _ in jobs])
+        return list(self._parse_parallel(jobs))
+
+    def _parse_parallel(self, jobs: list[tuple[str, str, int]]) -> Iterator[tuple[str, Parsed | str]]:
+        # Largest first onto the least loaded worker: parse time follows size.
+        loads = [0] * self.workers
+        groups: list[list[tuple[str, str, int]]] = [[] for _ in range(self.workers)]
+        for job in sorted(jobs, key=lambda job: -job[2]):
+            lightest = loads.index(min(loads))
+            groups[lightest].append(job)
+            loads[lightest] += job[2]
+        workers = [_Worker(str(self.root), _batches(group)) for group in groups if group]
+        done = 0
+        last_report = time.monotonic()
+        try:
+            for results in _merged(workers):
+                done += len(results)
+                if time.monotonic() - last_report > PROGRESS_SECONDS:
+                    last_report = time.monotonic()
+                    log.info("symbol index: %d/%d files parsed", done, len(jobs))
+                yield from results
+        finally:
+            for worker in workers:
+                worker.stop()
+
+    def _blob_id(self, digest: str) -> int | None:
+        row = self._db.execute("SELECT id FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        return None if row is None else row[0]
+
+    def _store(self, parsed: Parsed) -> int:
+        """Insert one parsed blob (inside a transaction); its id."""
+        existing = self._blob_id(parsed.hash)
+        if existing is not None:
+            return existing
+        cursor = self._db.execute(
+            "INSERT INTO blobs(hash, language, status, seen) VALUES (?, ?, ?, ?)",
+            (parsed.hash, parsed.language, parsed.status, time.time()),
+        )
+        blob = cursor.lastrowid
+        assert blob is not None
+        self._db.executemany(
+            "INSERT INTO defs VALUES (?, ?, ?, ?, ?, ?, ?)", [(blob, *d) for d in parsed.definitions]
+        )
+        self._db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", [(blob, *r) for r in parsed.references])
+        return blob
+
+    def store_content(self, data: bytes, language: str) -> int:
+        """The blob id of this content (an unsaved buffer), parsing it if it is new."""
+        with self._lock:
+            blob = self._blob_id(blob_hash(data))
+            if blob is not None:
+                return blob
+            parsed = parse_content(data, language, self.grammars)
+            with _transaction(self._db):
+                blob = self._store(parsed)
+            self.generation += 1
+            return blob
+
+    def _collect_garbage(self) -> None:
+        """Forget content no file has had for a week (other branches' content stays a while)."""
+        cutoff = time.time() - 7 * 24 * 3600
+        stale = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT id FROM blobs WHERE seen < ? "
+                "AND id NOT IN (SELECT blob FROM files WHERE blob IS NOT NULL)",
+                (cutoff,),
+            )
+        ]
+        for chunk in _chunks(stale):
+            marks = ",".join("?" * len(chunk))
+            for table, column in (("defs", "blob"), ("refs", "blob"), ("blobs", "id")):
+                self._db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+
+    def _file_rows(self, paths: Iterable[str] | None = None) -> dict[str, _FileRow]:
+        if paths is None:
+            cursor = self._db.execute("SELECT path, blob, size, mtime_ns, inode, status FROM files")
+            return {row[0]: _FileRow(*row[1:]) for row in cursor}
+        out: dict[str, _FileRow] = {}
+        for chunk in _chunks(list(paths)):
+            marks = ",".join("?" * len(chunk))
+            cursor = self._db.execute(
+                f"SELECT path, blob, size, mtime_ns, inode, status FROM files WHERE path IN ({marks})", chunk
+            )
+            out.update((row[0], _FileRow(*row[1:])) for row in cursor)
+        return out
+
+    def _load_view(self) -> None:
+        view: dict[str, int] = {}
+        skipped: dict[str, str] = {}
+        cursor = self._db.execute(
+            "SELECT files.path, files.blob, files.status, blobs.status FROM files "
+            "LEFT JOIN blobs ON blobs.id = files.blob"
+        )
+        for path, blob, file_status, blob_status in cursor:
+            reason = file_status or blob_status or ""
+            if reason:
+                skipped[path] = reason
+            elif blob is not None:
+                view[path] = blob
+        by_blob: dict[int, list[str]] = {}
+        for path, blob in view.items():
+            by_blob.setdefault(blob, []).append(path)
+        self._view, self._paths_by_blob, self._skipped = view, by_blob, skipped
+
+    # ----- reading ---------------------------------------------------------------------------
+
+    def view(self) -> dict[str, int]:
+        """Indexed files: path -> blob id (a snapshot; do not modify)."""
+        return self._view
+
+    def skipped(self) -> dict[str, str]:
+        return self._skipped
+
+    def definitions_named(self, name: str) -> list[tuple[int, Definition]]:
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT blob, name, kind, line, end_line, parent, signature FROM defs WHERE name = ?", (name,)
+            )
+            return [(row[0], Definition(*row[1:])) for row in cursor]
+
+    def definitions_in(self, blobs: Iterable[int]) -> list[tuple[int, Definition]]:
+        out: list[tuple[int, Definition]] = []
+        with self._lock:
+            for chunk in _chunks(sorted(set(blobs))):
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    "SELECT blob, name, kind, line, end_line, parent, signature FROM defs "
+                    f"WHERE blob IN ({marks})",
+                    chunk,
+                )
+                out += [(row[0], Definition(*row[1:])) for row in cursor]
+        return out
+
+    def all_definitions(self) -> list[tuple[int, str, str, int, str]]:
+        """(blob, name, kind, line, parent) of every stored definition."""
+        with self._lock:
+            return list(self._db.execute("SELECT blob, name, kind, line, parent FROM defs"))
+
+    def references_named(self, name: str) -> list[tuple[int, list[int]]]:
+        with self._lock:
+            cursor = self._db.execute("SELECT blob, lines FROM refs WHERE name = ?", (name,))
+            return [(blob, [int(n) for n in lines.split(",")]) for blob, lines in cursor]
+
+    def reference_counts(self) -> list[tuple[int, str, int]]:
+        """(blob, name, count) of every stored reference."""
+        with self._lock:
+            return list(self._db.execute("SELECT blob, name, count FROM refs"))
+
+
+def _batches(group: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
+    batches: list[list[tuple[str, str]]] = [[]]
+    size = 0
+    for path, lang, nbytes in group:
+        if size >= BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append((path, lang))
+        size += nbytes
+    return batches
+
+
+class _Worker:
+    """One parse_worker process; its results arrive on a queue, one list per batch."""
+
+    def __init__(self, root: str, batches: list[list[tuple[str, str]]]) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SERVER_DIR, env.get("PYTHONPATH")]))
+        self.expected = len(batches)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reporlm.workspace.parse_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self.process.stdin is not None
+        # Written from a thread: a large job list could fill the pipe before the worker reads it.
+        self._writer = threading.Thread(target=self._send, args=(pickle.dumps((root, batches)),), daemon=True)
+        self._writer.start()
+
+    def _send(self, payload: bytes) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(payload)
+            self.process.stdin.close()
+        except OSError:
+            pass  # the worker died; reading its results reports it
+
+    def results(self, out: queue.Queue[list[tuple[str, Parsed | str]] | BaseException | None]) -> None:
+        assert self.process.stdout is not None
+        try:
+            for _ in range(self.expected):
+                out.put(pickle.load(self.process.stdout))
+            out.put(None)
+        except Exception as exc:  # EOFError: the worker crashed
+            out.put(RuntimeError(f"a parse worker failed ({type(exc).__name__}: {exc})"))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def _merged(workers: list[_Worker]) -> Iterator[list[tuple[str, Parsed | str]]]:
+    results: queue.Queue[list[tuple[str, Parsed | str]] | BaseException | None] = queue.Queue()
+    readers = [threading.Thread(target=w.results, args=(results,), daemon=True) for w in workers]
+    for reader in readers:
+        reader.start()
+    finished = 0
+    while finished < len(workers):
+        item = results.get()
+        if item is None:
+            finished += 1
+        elif isinstance(item, BaseException):
+            raise item
+        else:
+            yield item
+
+
+class _transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _stat_key(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+def _chunks(items: list, size: int = _SQL_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

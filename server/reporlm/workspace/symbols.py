@@ -1,0 +1,63 @@
+"""The records `repo.symbols` and `repo.definitions` return, and how names are matched."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import WorkspaceError
+from .tags import Definition
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A definition: `parent` is the qualified name of what encloses it ("" at the top level)."""
+
+    name: str
+    kind: str  # class, function, method, interface, enum, type, module, constant, field, variable, macro
+    path: str
+    line: int  # line of the name, 1-based
+    end_line: int  # last line of the definition
+    parent: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.parent}.{self.name}" if self.parent else self.name
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}-{self.end_line} {self.kind} {self.qualified}"
+
+
+def symbol(path: str, definition: Definition) -> Symbol:
+    return Symbol(
+        definition.name, definition.kind, path, definition.line, definition.end_line, definition.parent
+    )
+
+
+def name_matcher(name: object) -> tuple[str | None, Callable[[Definition], bool]]:
+    """For a name such as `helper`, `Order.submit` or `test_*`: the exact simple name to look up
+    (None for a pattern) and a predicate on definitions."""
+    if not isinstance(name, str) or not name.strip():
+        raise WorkspaceError("a symbol name must be a non-empty string, such as 'parse' or 'Parser.parse'")
+    name = name.strip()
+    if any(ch in name for ch in "*?["):
+        pattern = name
+
+        def matches_pattern(d: Definition) -> bool:
+            return fnmatch.fnmatchcase(d.name, pattern) or fnmatch.fnmatchcase(d.qualified, pattern)
+
+        return None, matches_pattern
+    parent, dot, simple = name.replace("::", ".").rpartition(".")
+    if not dot:
+        return simple, lambda d: True
+    return simple, lambda d: d.parent == parent or d.parent.endswith("." + parent)
+
+
+def kind_matcher(kind: object) -> Callable[[str], bool]:
+    if kind is None:
+        return lambda k: True
+    kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list | tuple | set) else None
+    if not kinds or not all(isinstance(k, str) for k in kinds):
+        raise WorkspaceError("kind must be a string such as 'class' or 'function', or a list of them")
+    return lambda k: k in kinds
