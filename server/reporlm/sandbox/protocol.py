@@ -39,6 +39,12 @@ MAX_TEXT_CHARS = 4_000_000
 well under MAX_LINE_BYTES."""
 
 
+PROPERTY_MARK = "@property\n"
+"""A docstring in the `functions` mapping that starts with this marks a read-only property: the
+REPL reads it as `ns.name` (a call with no arguments to the host) instead of calling `ns.name()`.
+Only names inside a namespace can be properties."""
+
+
 class ProtocolError(Exception):
     """A message that does not follow the protocol."""
 
@@ -158,3 +164,5 @@ def validate_function_names(functions: Mapping[str, str]) -> None:
                 raise ValueError(f"{'.'.join(parts[:i])!r} cannot be both a function and hold {name!r}")
         if parts[0] in ("FINAL", "FINAL_VAR"):
             raise ValueError(f"{parts[0]} is provided by the sandbox itself")
+        if len(parts) == 1 and functions[name].startswith(PROPERTY_MARK):
+            raise ValueError(f"{name!r} cannot be a property: only names inside a namespace can")

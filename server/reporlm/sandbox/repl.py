@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reporlm.sandbox.protocol import PROPERTY_MARK
+
 Call = Callable[[str, tuple[Any, ...], dict[str, Any]], Any]
 
 _INTERNAL_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -340,10 +342,14 @@ def _build_proxies(functions: Mapping[str, str], call: Call) -> dict[str, Any]:
 def _proxy(dotted: str, node: Any, call: Call) -> Any:
     if isinstance(node, str):
         return _function(dotted, node, call)
-    members = {name: _proxy(f"{dotted}.{name}", sub, call) for name, sub in node.items()}
-    attrs: dict[str, Any] = {
-        name: staticmethod(m) if isinstance(m, types.FunctionType) else m for name, m in members.items()
-    }
+    attrs: dict[str, Any] = {}
+    members: dict[str, Any] = {}
+    for name, sub in node.items():
+        if isinstance(sub, str) and sub.startswith(PROPERTY_MARK):
+            attrs[name] = members[name] = _property(f"{dotted}.{name}", sub.removeprefix(PROPERTY_MARK), call)
+            continue
+        member = members[name] = _proxy(f"{dotted}.{name}", sub, call)
+        attrs[name] = staticmethod(member) if isinstance(member, types.FunctionType) else member
     names = ", ".join(sorted(members))
 
     def read_only(self: object, name: str, value: object = None) -> None:
@@ -359,6 +365,17 @@ def _proxy(dotted: str, node: Any, call: Call) -> Any:
     cls = type(dotted.rsplit(".", 1)[-1], (), attrs)
     cls.__module__ = "sandbox"
     return cls()
+
+
+def _property(dotted: str, doc: str, call: Call) -> property:
+    """A value the host computes when it is read (`repo.git.head`)."""
+
+    def read(self: object) -> Any:
+        return call(dotted, (), {})
+
+    read.__name__ = dotted.rsplit(".", 1)[-1]
+    read.__qualname__ = dotted
+    return property(read, doc=doc)
 
 
 def _function(dotted: str, doc: str, call: Call) -> Callable[..., Any]:
