@@ -46,9 +46,11 @@ async def test_code_runs_and_its_output_reaches_the_model(small_repo: Path, tmp_
     assert [c.label() for c in result.citations if c.verified] == ["shop/retry.py:3"]
     # The second root call saw what the first block printed.
     assert "shop/retry.py 3" in root.calls[1].messages[-1].content
-    # Metadata about the repository, not its text, went into the first message.
+    # Metadata about the repository, not its text, went into the first message: sizes, languages
+    # and the ranked map of definitions (signatures, never bodies).
     first = root.calls[0].messages[1].content
-    assert "5 files" in first and "Python" in first and "with_retries" not in first
+    assert "5 files" in first and "Python" in first and "gave up" not in first
+    assert "shop/retry.py\n  3: MAX_RETRIES = 3\n  6: def with_retries(fn, retries=MAX_RETRIES):" in first
     kinds = [e["kind"] for e in read_trace(trace)]
     assert kinds[0] == "run_start" and kinds[-1] == "run_end"
     assert {"iteration", "model_call", "code", "output", "final"} <= set(kinds)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reporlm.sandbox.protocol import PROPERTY_MARK
+
 
 @dataclass(frozen=True)
 class ReplFunction:
     name: str
     signature: str
     doc: str
+    is_property: bool = False
+    """A value read without a call (`repo.git.head`): the sandbox exposes it as a property."""
 
     def describe(self) -> str:
         return f"- `{self.name}{self.signature}`: {self.doc}"
@@ -39,6 +43,59 @@ REPO_FUNCTIONS = (
         "repo.tree",
         "(under=None, depth=2) -> str",
         "an overview of folders with file counts and sizes.",
+    ),
+    ReplFunction(
+        "repo.symbols",
+        "(path=None, name=None, kind=None, max_results=500) -> list[Symbol]",
+        "definitions (tree-sitter) in a file or folder, by name ('parse', 'Parser.parse', 'test_*') or "
+        "kind ('class', 'function', 'method'); Symbol has .name, .kind, .path, .line, .end_line, .parent.",
+    ),
+    ReplFunction(
+        "repo.definitions",
+        "(name) -> list[Symbol]",
+        "where a name ('helper' or 'Class.method') is defined, source files before tests.",
+    ),
+    ReplFunction(
+        "repo.references",
+        "(name) -> list[Hit]",
+        "lines that use a name: calls, imports, type uses, base classes (syntax-aware, unlike grep).",
+    ),
+    ReplFunction(
+        "repo.outline",
+        "(path) -> str",
+        "one file's definitions with signatures and line numbers, nested: far shorter than reading it.",
+    ),
+    ReplFunction(
+        "repo.git.log",
+        "(path=None, n=20) -> list[Commit]",
+        "recent commits, of a path if given (following renames); Commit has .sha, .author, .date, .subject.",
+    ),
+    ReplFunction(
+        "repo.git.blame",
+        "(path, start=None, end=None) -> list[BlameLine]",
+        "who last changed lines start..end of a file; BlameLine has .line, .sha, .author, .date, .text.",
+    ),
+    ReplFunction(
+        "repo.git.diff",
+        "(base, head=None, path=None) -> str",
+        "unified diff from revision base to head (None: the working tree), of one path if given.",
+    ),
+    ReplFunction(
+        "repo.git.show",
+        "(rev, path=None) -> str",
+        "a file's text at a revision; without a path, the commit's message and changed files.",
+    ),
+    ReplFunction(
+        "repo.git.status",
+        "() -> list[Change]",
+        "uncommitted changes of the working tree; Change has .path, .status ('modified', 'untracked', ...).",
+    ),
+    ReplFunction(
+        "repo.git.head",
+        " -> Head",
+        "(a value, not a call) the checked-out commit: .sha, .branch (None if detached), .shallow, "
+        ".subject, .date, .dirty (changed files).",
+        is_property=True,
     ),
 )
 
@@ -76,4 +133,7 @@ def describe_all() -> str:
 
 def sandbox_table() -> dict[str, str]:
     """Dotted name -> docstring, the form the sandbox exposes (FINAL/FINAL_VAR are the sandbox's own)."""
-    return {f.name: f"{f.name}{f.signature}\n\n{f.doc}" for f in all_functions()}
+    return {
+        f.name: (PROPERTY_MARK if f.is_property else "") + f"{f.name}{f.signature}\n\n{f.doc}"
+        for f in all_functions()
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,12 @@ from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
 from reporlm.workspace import Repo, WorkspaceError
 
+log = logging.getLogger(__name__)
+
 _REPO_METHODS = {f.name.removeprefix("repo.") for f in REPO_FUNCTIONS}
+_REPO_PROPERTIES = {f.name.removeprefix("repo.") for f in REPO_FUNCTIONS if f.is_property}
+REPO_MAP_TOKENS = 1200
+"""Budget of the ranked repository map in the first message: a small model has a 16K window."""
 _CODE_FENCES = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 
 
@@ -113,6 +119,8 @@ class RLMRun:
         own_sandbox = self.sandbox is None
         if self.sandbox is None:
             self.sandbox = await self.runtime.start_sandbox(self.handle_call)
+        # The map needs the symbol index, which a first run on a large repository builds: off the loop.
+        summary = await asyncio.to_thread(describe_repo, self.repo, self.question)
         try:
             messages = [
                 Message(
@@ -122,7 +130,7 @@ class RLMRun:
                     ),
                 ),
                 *(Message(role, text) for role, text in self.prompts.example),  # type: ignore[arg-type]
-                Message("user", self._question_message()),
+                Message("user", self._question_message(summary)),
             ]
             answer, reason = await self._loop(messages)
             if answer is None:
@@ -384,7 +392,19 @@ class RLMRun:
         raise NameError(f"no function {name} in this REPL")
 
     async def _repo_call(self, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        fn = getattr(self.repo, method)
+        # Nested names (git.log) are attributes of attributes; a property (git.head) is read, not called.
+        *path, last = method.split(".")
+        try:
+            target: Any = self.repo
+            for part in path:
+                target = getattr(target, part)
+            if method in _REPO_PROPERTIES:
+                if args or kwargs:
+                    raise TypeError(f"repo.{method} is a value, not a function: use it without ()")
+                return await asyncio.to_thread(getattr, target, last)
+            fn = getattr(target, last)
+        except WorkspaceError as exc:
+            raise ValueError(str(exc)) from None
         try:
             inspect.signature(fn).bind(*args, **kwargs)
         except TypeError as exc:
@@ -479,11 +499,11 @@ class RLMRun:
         assert self.sandbox is not None, "run() starts the sandbox"
         return self.sandbox
 
-    def _question_message(self) -> str:
+    def _question_message(self, summary: str) -> str:
         return self.prompts.message(
             "question",
             name=self.repo.root.name + (f" (folder {self.repo.scope})" if self.repo.scope else ""),
-            summary=describe_repo(self.repo),
+            summary=summary,
             session_note=self.session_note,
             question=self.question,
         )
@@ -492,11 +512,18 @@ class RLMRun:
         self.runtime.tracer.emit(kind, depth=self.depth, **data)
 
 
-def describe_repo(repo: Repo) -> str:
-    """Metadata about the repository instead of its text: size, languages, top-level tree."""
+def describe_repo(repo: Repo, question: str = "", map_tokens: int = REPO_MAP_TOKENS) -> str:
+    """Metadata about the repository instead of its text: size, languages, top-level tree, and
+    a ranked map of its key files and definitions, personalized to names in the question."""
     s = repo.summary()
     langs = ", ".join(f"{name} {count}" for name, count in list(s.languages.items())[:8]) or "none recognised"
-    return f"{s.file_count} files, {_human_bytes(s.total_bytes)}. Languages: {langs}.\nTop level:\n{s.tree}"
+    text = f"{s.file_count} files, {_human_bytes(s.total_bytes)}. Languages: {langs}.\nTop level:\n{s.tree}"
+    try:
+        repo_map = repo.repo_map(question, max_tokens=map_tokens) if map_tokens > 0 else ""
+    except Exception:  # the map is a help, never a reason to fail the question
+        log.exception("the repository map could not be built")
+        repo_map = ""
+    return f"{text}\n\n{repo_map}" if repo_map else text
 
 
 def _human_bytes(n: int) -> str:

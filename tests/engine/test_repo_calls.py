@@ -1,0 +1,61 @@
+"""The symbol and git functions reach the model's REPL: nested names, a property, readable errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reporlm.engine.options import EngineOptions
+from reporlm.engine.repl_functions import REPO_FUNCTIONS, sandbox_table
+from reporlm.engine.rlm import Models
+from reporlm.engine.session import Session
+from reporlm.llm.scripted import ScriptedClient
+from reporlm.sandbox import SandboxLimits
+from reporlm.workspace import Repo
+
+CODE = """\
+print([(s.path, s.line, s.kind) for s in repo.definitions('with_retries')])
+print([(h.path, h.line) for h in repo.references('with_retries')])
+print(repo.outline('shop/retry.py').splitlines()[1:])
+print([s.name for s in repo.symbols(path='shop', kind='function')])
+head = repo.git.head
+print(head.branch, head.detached, len(head.sha), head.dirty)
+print([c.subject for c in repo.git.log(n=5)])
+print(repo.git.show('HEAD', 'shop/retry.py').splitlines()[2])
+try:
+    repo.git.show('--output=/tmp/pwned')
+except ValueError as exc:
+    print('refused:', exc)
+try:
+    repo.git.head()
+except TypeError as exc:
+    print('not callable:', type(exc).__name__)
+"""
+
+
+async def test_symbols_and_git_from_the_repl(small_repo: Path) -> None:
+    root = ScriptedClient([f"```repl\n{CODE}\n```", "FINAL(done)"])
+    models = Models(root=root, root_model="root", sub=root, sub_model="sub")
+    options = EngineOptions(sandbox=SandboxLimits(wall_seconds=20, cpu_seconds=20), require_evidence=False)
+    async with Session(Repo(small_repo), models, options) as session:
+        result = await session.ask("Where is with_retries defined?")
+    assert result.answer == "done"
+    output = root.calls[1].messages[-1].content
+    assert "[('shop/retry.py', 6, 'function')]" in output
+    assert "[('shop/orders.py', 1), ('shop/orders.py', 5)]" in output
+    assert "['    3  MAX_RETRIES = 3', '    6  def with_retries(fn, retries=MAX_RETRIES):']" in output
+    assert "['place', 'with_retries']" in output
+    assert "master False 40 []" in output or "main False 40 []" in output
+    assert "['init']" in output
+    assert "MAX_RETRIES = 3" in output
+    assert "refused: not a revision: '--output=/tmp/pwned'" in output
+    assert "not callable: TypeError" in output
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_every_repo_function_is_in_the_sandbox_table_with_its_doc() -> None:
+    table = sandbox_table()
+    names = {f.name for f in REPO_FUNCTIONS}
+    assert {"repo.symbols", "repo.definitions", "repo.references", "repo.outline"} <= names
+    assert {"repo.git.log", "repo.git.blame", "repo.git.diff", "repo.git.show", "repo.git.head"} <= names
+    assert table["repo.git.head"].startswith("@property\n")
+    assert not table["repo.git.log"].startswith("@property")
