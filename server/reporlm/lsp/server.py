@@ -127,6 +127,8 @@ class ReporlmServer(LanguageServer):
         self.settings: Settings | None = None
         self.server_options = client_options.ServerOptions()
         self.config_error: str | None = None
+        """Why the last settings change was refused (the settings before it stay in force)."""
+        self.workspace_error: str | None = None
         self.pool = SessionPool(self.server_options.max_runs)
         self.runs: dict[Any, RunControl] = {}
         self.cache: dict[tuple[str, str], str] = {}
@@ -140,12 +142,12 @@ class ReporlmServer(LanguageServer):
     def open_workspace(self, params: types.InitializeParams) -> None:
         root = _workspace_root(params)
         if root is None:
-            self.config_error = "no workspace folder: open a folder (the repository) first"
+            self.workspace_error = "no workspace folder: open a folder (the repository) first"
         else:
             try:
                 self.repo = Repo(root, overlay=self.documents)
             except WorkspaceError as exc:
-                self.config_error = str(exc)
+                self.workspace_error = str(exc)
         if params.workspace_folders and len(params.workspace_folders) > 1:
             log.warning("several workspace folders: reporlm answers about the first, %s", root)
 
@@ -158,6 +160,7 @@ class ReporlmServer(LanguageServer):
             settings = load_settings(self.repo.root if self.repo else None, overrides=overrides)
             provider = resolve_provider(settings)
         except ConfigError as exc:
+            # Keep what worked before (if anything did) and say why the change was refused.
             self.config_error = str(exc)
             log.error("settings not applied: %s", exc)
             self.window_show_message(
@@ -165,8 +168,7 @@ class ReporlmServer(LanguageServer):
             )
             return
         self.client_options, self.settings, self.server_options = merged, settings, server_options
-        if self.repo is not None:
-            self.config_error = None
+        self.config_error = None
         secrets = [settings.api_key] if settings.api_key else []
         options = engine_options(settings, provider)
         repo = self.repo
@@ -241,8 +243,10 @@ class ReporlmServer(LanguageServer):
             self.runs.pop(request_id, None)
 
     def require_repo(self) -> Repo:
-        if self.config_error is not None or self.repo is None or self.settings is None:
-            raise wire.ConfigurationFailed(self.config_error or "the server is not initialized")
+        if self.repo is None:
+            raise wire.ConfigurationFailed(self.workspace_error or "the server is not initialized")
+        if self.settings is None:
+            raise wire.ConfigurationFailed(self.config_error or "the server is not configured")
         return self.repo
 
     def limits(self, budget: Mapping[str, Any] | None) -> Limits | None:
@@ -311,6 +315,7 @@ class ReporlmServer(LanguageServer):
             "open_documents": len(self.documents),
             "api_key_set": bool(settings and settings.api_key),
             "configuration_error": self.config_error,
+            "workspace_error": self.workspace_error,
         }
 
     def start_indexing(self) -> None:

@@ -1,0 +1,183 @@
+"""A real `reporlm serve` process per test, driven over stdio by pytest-lsp's client.
+
+Models are scripted: a test writes a JSON script (see reporlm.lsp.script) and names it in the
+initializationOptions, which the server honours for the `scripted` provider only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
+
+from reporlm.lsp import wire
+from reporlm.lsp.client import plain_converter
+
+WAIT_SECONDS = 30.0
+"""How long a test waits for something that should come; a guard against hangs, not a speed check."""
+
+
+def server_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("REPORLM_")}
+    env["REPORLM_CACHE_DIR"] = str(tmp_path / "cache")
+    return env
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=plain_converter)
+    register_lsp_features(client)
+    client.traces: list[dict[str, Any]] = []  # type: ignore[misc]
+
+    @client.feature(wire.TRACE)
+    def trace(ls: LanguageClient, event: dict[str, Any]) -> None:
+        ls.traces.append(event)  # type: ignore[attr-defined]
+
+    return client
+
+
+def serve_command(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "reporlm", *extra, "serve"]
+
+
+@pytest_asyncio.fixture
+async def lsp(tmp_path: Path) -> AsyncIterator[LanguageClient]:
+    """A client connected to a fresh server; not initialized yet (see `open_repo`)."""
+    config = ClientServerConfig(
+        server_command=serve_command(), client_factory=make_client, server_env=server_env(tmp_path)
+    )
+    client = await config.start()
+    try:
+        yield client
+    finally:
+        if client._server is not None and client._server.returncode is None:
+            await asyncio.wait_for(client.shutdown_session(), WAIT_SECONDS)
+        await client.stop()
+
+
+def write_script(path: Path, **script: Any) -> Path:
+    path.write_text(json.dumps(script), encoding="utf-8")
+    return path
+
+
+async def open_repo(
+    client: LanguageClient,
+    repo: Path,
+    script: Path | None = None,
+    *,
+    capabilities: types.ClientCapabilities | None = None,
+    **options: Any,
+) -> types.InitializeResult:
+    init: dict[str, Any] = {"provider": "scripted", **options}
+    if script is not None:
+        init["script"] = str(script)
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities or client_capabilities("visual_studio_code"),
+            root_uri=repo.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name=repo.name)],
+            initialization_options=init,
+        )
+    )
+
+
+async def command(client: LanguageClient, name: str, argument: Any = None, **kwargs: Any) -> Any:
+    """Run a server command and wait for its answer; raises the server's JsonRpcException."""
+    params = types.ExecuteCommandParams(command=name, arguments=[argument if argument is not None else {}])
+    return await asyncio.wait_for(
+        client.protocol.send_request_async(types.WORKSPACE_EXECUTE_COMMAND, params, **kwargs), WAIT_SECONDS
+    )
+
+
+async def wait_until(condition: Callable[[], Any], what: str) -> Any:
+    """Poll `condition` until it returns something truthy (and return it)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        value = condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def events(client: LanguageClient, kind: str | None = None) -> list[dict[str, Any]]:
+    traces: list[dict[str, Any]] = client.traces  # type: ignore[attr-defined]
+    return [e for e in traces if kind is None or e["kind"] == kind]
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid`."""
+    return _children_by_parent().get(pid, [])
+
+
+def descendants(pid: int) -> set[int]:
+    """Live processes under `pid`, at any depth."""
+    children = _children_by_parent()
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def repl(code: str) -> str:
+    return f"```repl\n{code}\n```"
+
+
+async def status_when(client: LanguageClient, condition: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Ask for the status until `condition` holds for it."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        status: dict[str, Any] = await command(client, wire.STATUS)
+        if condition(status):
+            return status
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"the status never got there: {status}")
+        await asyncio.sleep(0.05)
+
+
+def send_raw(client: LanguageClient, body: bytes, request_id: str | None = None) -> asyncio.Future[Any]:
+    """Write one message as the bytes given; a future for the answer when it has an id."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    if request_id is not None:
+        client.protocol._request_futures[request_id] = future
+    assert client.protocol.writer is not None
+    client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return asyncio.wrap_future(future)
