@@ -87,7 +87,9 @@ async def batched(repo: Path, n: int = 64, latency: float = 0.5, concurrency: in
 
 async def overhead(repo: Path, iterations: int = 40) -> Figure:
     code = "n = len(repo.files())\nhits = repo.grep('func_7_3', max_results=5)\nprint(n, len(hits))"
-    replies = [f"```repl\n{code}\nstep = {i}\n```" for i in range(iterations)] + ["FINAL(done: pkg0/mod0.py:1)"]
+    replies = [f"```repl\n{code}\nstep = {i}\n```" for i in range(iterations)] + [
+        "FINAL(done: pkg0/mod0.py:1)"
+    ]
     root = ScriptedClient(replies)
     models = Models(root=root, root_model="bench-root", sub=root, sub_model="bench-sub")
     stamps: list[tuple[str, float]] = []
