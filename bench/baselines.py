@@ -19,9 +19,6 @@ from typing import Any
 
 from reporlm.workspace import Repo, WorkspaceError
 
-# bm25s logs every index build at DEBUG through its own handler; keep the harness's output readable.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 CHARS_PER_TOKEN = 3.5
 """A cautious guess for code (Qwen's tokenizer gives about 4.5 on Python); a context that still
 overflows the window is shrunk and sent again (bench/modes.py)."""
@@ -34,6 +31,15 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _DEFINITION = re.compile(r"^[ \t]{0,4}(?:(?:async[ \t]+)?def|class)\b|^[ \t]{0,4}@")
 
 
+def _bm25s() -> Any:
+    """bm25s, imported on first use (it is in the bench extra) and kept quiet: on import it sets its
+    logger to DEBUG, which would log every index build."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 
@@ -41,16 +47,15 @@ def estimate_tokens(text: str) -> int:
 def terms(text: str) -> list[str]:
     """Lower-cased identifiers and words, plus the parts of snake_case and CamelCase names, so
     `merge_cookies` matches "merge cookies" and `RequestsWarning` matches "warning"."""
-    from bm25s.stopwords import STOPWORDS_EN
-
+    stopwords = _bm25s().stopwords.STOPWORDS_EN
     out: list[str] = []
     for word in _WORD.findall(text):
         lower = word.lower()
-        if len(lower) > 1 and lower not in STOPWORDS_EN:
+        if len(lower) > 1 and lower not in stopwords:
             out.append(lower)
         parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
         if len(parts) > 1:
-            out += [p for p in parts if len(p) > 1 and p not in STOPWORDS_EN and p != lower]
+            out += [p for p in parts if len(p) > 1 and p not in stopwords and p != lower]
     return out
 
 
@@ -99,8 +104,7 @@ class Index:
     """One repository read once: its text files, their chunks and BM25 indexes over both."""
 
     def __init__(self, repo: Repo, source_roots: Sequence[str] = ()) -> None:
-        import bm25s
-
+        bm25s = _bm25s()
         self.repo = repo
         self.source_roots = tuple(source_roots)
         self.files: list[Piece] = []
