@@ -68,6 +68,8 @@ def target_at(repo: TextSource, path: str, line: int, column: int) -> ExplainTar
     text = repo.read(path)
     # Split on "\n" only, as editors and git count lines (str.splitlines also splits on \f, \u2028).
     lines = [part.removesuffix("\r") for part in text.split("\n")]
+    if len(lines) > 1 and text.endswith("\n"):
+        lines.pop()  # the empty "line" after the last newline; git and grep do not count it
     if not 1 <= line <= max(1, len(lines)):
         raise NothingToExplain(f"{path} has {len(lines)} lines; there is no line {line}")
     current = lines[line - 1] if lines else ""

@@ -78,6 +78,9 @@ class HeadlessClient(BaseLanguageClient):
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=dict(env) if env is not None else None,
+                # Its own process group: a Ctrl-C in the terminal reaches only us, and we stop the
+                # run through the protocol (the partial answer still comes back).
+                start_new_session=True,
             )
         except OSError as exc:
             raise ServerFailed(f"cannot start the language server ({' '.join(command)}): {exc}") from None

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
 from reporlm.llm._errors import redact
 
@@ -35,6 +36,15 @@ class SecretFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class ExpectedErrors(logging.Filter):
+    """Drops pygls's traceback of an error that was answered to the client as what it is
+    (bad arguments, busy, provider down): the client got the message, stderr needs no stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, JsonRpcException) or isinstance(error, JsonRpcInternalError)
 
 
 class ClientLogHandler(logging.Handler):
@@ -81,6 +91,7 @@ def setup(
     root.setLevel(level.upper())
     # pygls logs every message body at INFO: only a debugging session wants that.
     logging.getLogger("pygls").setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
     client = ClientLogHandler(notify)
     client.addFilter(masking)
     client.setFormatter(logging.Formatter("%(name)s: %(message)s"))

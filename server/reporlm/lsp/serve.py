@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import BinaryIO, NoReturn
 
+from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 
 from reporlm.lsp import logs
@@ -41,10 +42,13 @@ def serve_tcp(host: str, port: int, level: str = "warning") -> int:
 
 def _server(level: str) -> ReporlmServer:
     server = make_server()
+
+    def notify(params: types.LogMessageParams) -> None:
+        if server.protocol.writer is not None:  # over TCP, no client may be connected yet
+            server.window_log_message(params)
+
     server.log_handler = logs.setup(
-        level,
-        notify=server.window_log_message,
-        secrets=lambda: [server.settings.api_key if server.settings else None],
+        level, notify=notify, secrets=lambda: [server.settings.api_key if server.settings else None]
     )
     return server
 
