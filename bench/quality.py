@@ -452,11 +452,25 @@ async def _close(models: Models) -> None:
 
 
 async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    # SIGTERM (a `kill`, a CI timeout) ends the run like Ctrl-C: children stopped, records kept.
+    # Ctrl-C or SIGTERM (a `kill`, a CI timeout) ends the run cleanly: children stopped, records kept.
+    # The embedded model cannot be stopped mid-call, so a second signal quits at once instead of
+    # waiting for it; every finished question is already on disk.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    if task is not None:
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            print("quality: stopped at once; rerun the same command to resume", file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)
+        print("quality: stopping (signal again to quit at once)", file=sys.stderr, flush=True)
+        if task is not None:
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
     return await run(args, argv)
 
 
