@@ -20,7 +20,7 @@ from bench.evalset import (
     prompt_for,
     select,
 )
-from evalpack_helpers import QUESTIONS, TinyPack
+from evalpack_helpers import QUESTIONS, TinyPack, real_scorer
 
 from reporlm.workspace import Repo
 
@@ -84,9 +84,9 @@ def test_prediction_keeps_stray_paths_out_of_a_set() -> None:
     assert prediction(question, "see src/a.py") == {"id": "x", "answer_text": "see src/a.py"}
 
 
-def test_the_real_pack_scores_its_own_gold_as_one(tiny_pack: TinyPack) -> None:
+def test_the_real_pack_scores_its_own_gold_as_one() -> None:
     pack = DEFAULT_EVAL_DIR
-    scorer = Scorer(pack / "score.py")
+    scorer = Scorer(real_scorer())
     rows = select(load_questions(default_sets(pack)), per_kind=1, corpora=["requests"])
     assert {r.kind for r in rows} == {
         "where_defined",
