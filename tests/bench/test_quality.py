@@ -244,3 +244,39 @@ def test_stops_after_errors_in_a_row(fake_api: FakeAPI, tiny_pack: TinyPack, tmp
     assert quality.main(args) == quality.EXIT_ERRORS
     assert len(read_records(out)) == 1  # the second question was never asked
     assert len(fake_api.received) == 1
+
+
+def reporlm_ask_processes(marker: str) -> list[int]:
+    """Live `reporlm ask` processes whose command line mentions ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"reporlm" in argv and b"ask" in argv and any(marker.encode() in a for a in argv) and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_sigterm_ends_the_run_and_its_reporlm_ask_child(
+    fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path
+) -> None:
+    release = threading.Event()
+    fake_api.always(200, lambda r: release.wait(30) and chat("FINAL(tinylib/core.py:4)"))
+    out = tmp_path / "run"
+    harness_proc = start(harness(tiny_pack, out, fake_api, "--mode", "rlm", "--concurrency", "1"), tmp_path)
+    try:
+        wait_for(lambda: len(fake_api.received) == 1, "the first model call of reporlm ask")
+        assert reporlm_ask_processes(str(out))
+        harness_proc.send_signal(signal.SIGTERM)
+        _, err = harness_proc.communicate(timeout=60)
+        assert harness_proc.returncode == quality.EXIT_INTERRUPTED, err
+        wait_for(lambda: not reporlm_ask_processes(str(out)), "reporlm ask to end", timeout=20)
+        assert read_records(out) == {}
+    finally:
+        release.set()
+        if harness_proc.poll() is None:
+            harness_proc.kill()
