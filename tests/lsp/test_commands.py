@@ -39,6 +39,7 @@ async def test_initialize_advertises_the_commands_and_status_reports_the_setup(
     # The repository is listed in the background after `initialized`.
     ready = await status_when(lsp, lambda s: s["index"]["state"] == "ready")
     assert ready["index"]["files"] == 5 and ready["index"]["languages"]["Python"] == 3
+    assert ready["index"]["symbols"]["state"] == "ready" and ready["index"]["symbols"]["indexed"] == 3
 
 
 async def test_ask_answers_with_locations_usage_and_a_trace(

@@ -74,6 +74,31 @@ async def test_the_engine_reads_open_buffers_not_the_disk(
     assert "Hit(path='shop/flags.py', line=1, text='NEW_FLAG = 1')" in events(lsp, "output")[-1]["preview"]
 
 
+async def test_a_saved_file_joins_the_listing_and_the_symbol_index_before_the_next_run(
+    lsp: LanguageClient, small_repo: Path, tmp_path: Path
+) -> None:
+    plan = "# Plan: use it\n\n## Steps\n\n### 1. Call the helper\n"
+    plan += "Touches: `shop/orders.py:4`, `shop/helpers.py` (`brand_new`)\n"
+    turns = [repl("print(repo.grep('brand_new'))"), repl(f"plan = {json.dumps(plan)}\nFINAL_VAR('plan')")]
+    script = write_script(
+        tmp_path / "s.json",
+        conversations=[{"match": "before", "turns": turns}, {"match": "after", "turns": turns}],
+    )
+    await open_repo(lsp, small_repo, script)
+    await status_when(lsp, lambda s: s["index"]["state"] == "ready")
+    before = await command(lsp, wire.PLAN, {"goal": "before"})
+    assert [u["text"] for u in before["steps"][0]["unverified"]] == ["shop/helpers.py", "brand_new"]
+
+    helpers = small_repo / "shop" / "helpers.py"
+    helpers.write_text("def brand_new():\n    return 1\n")
+    lsp.text_document_did_save(
+        types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(helpers.as_uri()))
+    )
+    after = await command(lsp, wire.PLAN, {"goal": "after"})
+    assert after["steps"][0]["unverified"] == []
+    assert len(after["steps"][0]["locations"]) == 3
+
+
 async def test_settings_change_applies_to_the_next_run_and_a_bad_one_is_refused(
     lsp: LanguageClient, small_repo: Path, tmp_path: Path
 ) -> None:

@@ -158,10 +158,16 @@ def verify_references(text: str, repo: RepoView, *, symbols_in: str | None = Non
 
 
 def find_definitions(name: str, repo: RepoView) -> list[tuple[str, int]]:
-    """(path, line) of the definitions of `name` (the last part of `a.b`, `a::b`, `A#b`)."""
+    """(path, line) of the definitions of `name` (the last part of `a.b`, `a::b`, `A#b`).
+
+    The repository's symbol index answers first (exact, tree-sitter); a search for definition-like
+    lines covers what it does not parse, such as keys in configuration files.
+    """
     definitions = getattr(repo, "definitions", None)
-    if callable(definitions):  # a repository with a symbol index answers exactly
-        return [(s.path, s.line) for s in definitions(name)][:MAX_DEFINITIONS]
+    if callable(definitions):
+        found = [(s.path, s.line) for s in definitions(name)][:MAX_DEFINITIONS]
+        if found:
+            return found
     regex = _DEFINITION.format(name=re.escape(name))
     return [(h.path, h.line) for h in repo.grep(regex, max_results=MAX_DEFINITIONS)]
 

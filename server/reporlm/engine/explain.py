@@ -73,7 +73,7 @@ def target_at(repo: TextSource, path: str, line: int, column: int) -> ExplainTar
     if not 1 <= line <= max(1, len(lines)):
         raise NothingToExplain(f"{path} has {len(lines)} lines; there is no line {line}")
     current = lines[line - 1] if lines else ""
-    enclosing = _enclosing(lines, line)
+    enclosing = _enclosing_symbol(repo, path, line) or _enclosing(lines, line)
     symbol = _identifier_at(current, column)
     if symbol is None:
         if enclosing is None:
@@ -111,6 +111,21 @@ def _identifier_at(text: str, column: int) -> str | None:
                 full = full.removeprefix(prefix)
             return full
     return None
+
+
+def _enclosing_symbol(repo: TextSource, path: str, line: int) -> tuple[str, int] | None:
+    """The innermost definition holding `line`, from the repository's symbol index if it has one."""
+    symbols = getattr(repo, "symbols", None)
+    if not callable(symbols):
+        return None
+    try:
+        holding = [s for s in symbols(path) if s.line <= line <= s.end_line]
+    except Exception:  # a language without symbol support, an index that failed: fall back
+        return None
+    if not holding:
+        return None
+    inner = min(holding, key=lambda s: (s.end_line - s.line, -s.line))
+    return inner.name, inner.line
 
 
 def _enclosing(lines: list[str], line: int) -> tuple[str, int] | None:

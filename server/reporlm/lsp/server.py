@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -54,6 +55,7 @@ from reporlm.lsp.script import load_script
 from reporlm.lsp.traces import new_trace_file
 from reporlm.sandbox import SandboxUnavailable
 from reporlm.workspace import Repo, WorkspaceError
+from reporlm.workspace.index import IndexStatus
 from reporlm.workspace.paths import to_relative
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,9 @@ class ReporlmServer(LanguageServer):
         """Sub-call answers shared by all sessions: an unchanged module costs nothing twice."""
         self.index: dict[str, Any] = {"state": "none"}
         self.log_handler: ClientLogHandler | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._updates: set[asyncio.Future[Any]] = set()
+        """Re-indexing after saves: a run waits for these, so it sees what was just saved."""
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -204,6 +208,8 @@ class ReporlmServer(LanguageServer):
         if request_id is not None:
             self.runs[request_id] = control
         try:
+            if self._updates:
+                await asyncio.wait(list(self._updates))
             async with self.pool.session() as session:
                 progress = RunProgress(self, params.work_done_token if params else None, title)
                 await progress.begin(message, control.cancel)
@@ -292,6 +298,8 @@ class ReporlmServer(LanguageServer):
         await self.pool.close()
         for task in list(self._tasks):
             task.cancel()
+        if self.repo is not None:
+            await asyncio.to_thread(self.repo.close)
 
     # -- status and index ------------------------------------------------------------------------
 
@@ -319,7 +327,8 @@ class ReporlmServer(LanguageServer):
         }
 
     def start_indexing(self) -> None:
-        """List the repository in the background, so the first question does not pay for it."""
+        """List the repository and build its symbol index in the background, so the first
+        question does not pay for it; `status` reports how far it got."""
         repo = self.repo
         if repo is None:
             return
@@ -328,30 +337,56 @@ class ReporlmServer(LanguageServer):
         async def index() -> None:
             try:
                 summary = await asyncio.to_thread(repo.summary)
+                self.index = {
+                    "state": "indexing",
+                    "files": summary.file_count,
+                    "languages": summary.languages,
+                }
+                await asyncio.to_thread(repo.start_indexing)
+                symbols = await asyncio.to_thread(_settled_index, repo)
             except Exception as exc:
-                log.exception("listing the repository failed")
-                self.index = {"state": "failed", "error": str(exc)}
+                log.exception("indexing the repository failed")
+                self.index = {**self.index, "state": "failed", "error": str(exc)}
                 return
-            self.index = {"state": "ready", "files": summary.file_count, "languages": summary.languages}
-            log.info("indexed %s: %d files", repo.root, summary.file_count)
+            self.index = {
+                **self.index,
+                "state": "ready" if symbols.state == "ready" else "failed",
+                "symbols": {
+                    "state": symbols.state,
+                    "files": symbols.files,
+                    "indexed": symbols.indexed,
+                    "skipped": len(symbols.skipped),
+                    "seconds": symbols.seconds,
+                },
+            }
+            log.info("indexed %s: %d files, %s", repo.root, summary.file_count, symbols)
 
         self.run_task(index())
 
-    def refresh_index(self) -> None:
-        if self.repo is not None:
-            self.run_task(asyncio.to_thread(self.repo.refresh))
+    def files_changed(self, uris: list[str], *, deleted: bool = False) -> None:
+        """Files saved or changed on disk: the listing and the symbol index follow."""
+        repo = self.repo
+        if repo is None:
+            return
+        paths = [uri for uri in uris if uri.startswith("file:")]
+        if deleted:
+            self._updates.add(self.run_task(asyncio.to_thread(repo.refresh)))
+        elif paths:
+            self._updates.add(self.run_task(asyncio.to_thread(_update, repo, paths)))
 
-    def run_task(self, coro: Awaitable[Any]) -> None:
+    def run_task(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         """A background task that is kept referenced and whose failure is logged."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
 
-        def done(t: asyncio.Task[Any]) -> None:
+        def done(t: asyncio.Future[Any]) -> None:
             self._tasks.discard(t)
+            self._updates.discard(t)
             if not t.cancelled() and t.exception() is not None:
                 log.error("background task failed", exc_info=t.exception())
 
         task.add_done_callback(done)
+        return task
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -364,6 +399,22 @@ class ReporlmServer(LanguageServer):
 
     def _clean(self, text: str) -> str:
         return redact(text, [self.settings.api_key if self.settings else None])
+
+
+def _settled_index(repo: Repo) -> IndexStatus:
+    """The symbol index's status once its background sync is over (asking waits while it works)."""
+    while True:
+        status = repo.index_status()
+        if status.state not in ("indexing", "not started"):
+            return status
+        time.sleep(0.05)
+
+
+def _update(repo: Repo, paths: list[str]) -> None:
+    try:
+        repo.update(*paths)
+    except WorkspaceError as exc:  # a file outside the repository, or gone again
+        log.info("not re-indexed: %s", exc)
 
 
 def _being_cancelled() -> bool:
@@ -423,11 +474,14 @@ def make_server() -> ReporlmServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: ReporlmServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.refresh_index()  # a file saved for the first time joins the listing
+        ls.files_changed([params.text_document.uri])
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: ReporlmServer, params: types.DidChangeWatchedFilesParams) -> None:
-        ls.refresh_index()
+        gone = [c.uri for c in params.changes if c.type == types.FileChangeType.Deleted]
+        ls.files_changed([c.uri for c in params.changes if c.type != types.FileChangeType.Deleted])
+        if gone:
+            ls.files_changed(gone, deleted=True)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ReporlmServer, params: None) -> None:
