@@ -1,6 +1,8 @@
 """Turning Settings into a running engine Session: the one place that picks clients and models.
 
-The CLI and the language server both come through here, so they answer with the same setup.
+The CLI and the language server both come through here, so they answer with the same setup. The
+engine, sandbox and workspace are imported where they are used: the language server must answer
+`initialize` before it has paid for them.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reporlm.config import ConfigError, Settings
-from reporlm.engine.options import EngineOptions
-from reporlm.engine.rlm import Models
-from reporlm.engine.session import Session
 from reporlm.llm.registry import PROVIDERS, default_models, default_provider, make_client
-from reporlm.sandbox import SandboxLimits
-from reporlm.workspace import Repo, WorkspaceError
+
+if TYPE_CHECKING:
+    from reporlm.engine.options import EngineOptions
+    from reporlm.engine.rlm import Models
+    from reporlm.engine.session import Session
+    from reporlm.workspace import Repo
 
 LOCAL_CONTEXT_TOKENS = 16384
 """The embedded model's window; Qwen2.5-Coder takes 32K but this keeps memory and prompt time modest."""
@@ -39,6 +43,8 @@ def model_names(settings: Settings, env: Mapping[str, str] | None = None) -> tup
 
 
 def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Models:
+    from reporlm.engine.rlm import Models
+
     provider, root_model, sub_model = model_names(settings, env)
     kwargs: dict[str, object] = {}
     if provider == "local":
@@ -50,6 +56,9 @@ def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
 
 
 def engine_options(settings: Settings, provider: str) -> EngineOptions:
+    from reporlm.engine.options import EngineOptions
+    from reporlm.sandbox import SandboxLimits
+
     options = EngineOptions(
         limits=settings.limits,
         sandbox=SandboxLimits(
@@ -74,6 +83,8 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
 
 
 def open_repo(path: str | Path) -> Repo:
+    from reporlm.workspace import Repo, WorkspaceError
+
     root = Path(path).expanduser()
     if not root.is_dir():
         raise ConfigError(f"--repo {path}: no such folder")
@@ -84,6 +95,8 @@ def open_repo(path: str | Path) -> Repo:
 
 
 def open_session(settings: Settings, repo_path: str | Path, *, models: Models | None = None) -> Session:
+    from reporlm.engine.session import Session
+
     repo = open_repo(repo_path)
     provider = models.root.provider if models else resolve_provider(settings)
     models = models or build_models(settings)

@@ -6,16 +6,17 @@ ends at the end of its last line, measured in the position encoding the client a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from reporlm.engine.citations import Reference
-from reporlm.engine.explain import ExplainResult
-from reporlm.engine.plan import PlanItem, PlanResult
-from reporlm.engine.result import RunResult
-from reporlm.workspace import Repo
+if TYPE_CHECKING:  # the engine is imported after `initialize` (see engine_side)
+    from reporlm.engine.citations import Reference
+    from reporlm.engine.explain import ExplainResult
+    from reporlm.engine.plan import PlanItem, PlanResult
+    from reporlm.engine.result import RunResult
+    from reporlm.workspace import Repo
 
 
 def text_units(text: str, encoding: str) -> int:

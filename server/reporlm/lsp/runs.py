@@ -11,11 +11,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reporlm.engine.rlm import Models
-from reporlm.engine.session import Session
 from reporlm.lsp.wire import Busy
+
+if TYPE_CHECKING:
+    from reporlm.engine.rlm import Models
+    from reporlm.engine.session import Session
 
 log = logging.getLogger(__name__)
 

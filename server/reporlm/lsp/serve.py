@@ -2,6 +2,10 @@
 
 Over stdio the protocol owns file descriptor 1: it is moved aside for the protocol, and fd 1 is
 pointed at stderr, so a stray print or a C library's output can never corrupt the stream.
+
+The server stops on the `exit` notification (exit code 0 after `shutdown`, else 1, as LSP says) or
+when the client goes away (end of input); either way every run is stopped and every sandbox worker
+killed first.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Awaitable
 from typing import BinaryIO, NoReturn
 
 from lsprotocol import types
@@ -28,7 +33,7 @@ def serve_stdio(level: str = "warning") -> NoReturn:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     server = _server(level)
-    code = _run(server, _serve_stdio(server, sys.stdin.buffer, protocol_out))
+    code = _run(_serve_stdio(server, sys.stdin.buffer, protocol_out))
     # The stdin reader thread may still block on a pipe the client keeps open after `exit`; the
     # interpreter would wait for it forever. Every session is closed by now: leave at once.
     logging.shutdown()
@@ -36,8 +41,7 @@ def serve_stdio(level: str = "warning") -> NoReturn:
 
 
 def serve_tcp(host: str, port: int, level: str = "warning") -> int:
-    server = _server(level)
-    return _run(server, _serve_tcp(server, host, port))
+    return _run(_serve_tcp(_server(level), host, port))
 
 
 def _server(level: str) -> ReporlmServer:
@@ -53,64 +57,66 @@ def _server(level: str) -> ReporlmServer:
     return server
 
 
-def _run(server: ReporlmServer, main: object) -> int:
+def _run(main: Awaitable[int]) -> int:
     try:
-        asyncio.run(main)  # type: ignore[arg-type]
-    except SystemExit as done:  # the `exit` notification
-        return int(done.code or 0)
+        return asyncio.run(main)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
-async def _serve_stdio(server: ReporlmServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+async def _until_exit(server: ReporlmServer, reading: Awaitable[None]) -> int:
+    """Serve until `exit` or the end of input; stop everything; the process's exit code."""
     assert server.log_handler is not None
     server.log_handler.bind(asyncio.get_running_loop())
-    stop = threading.Event()
-    server._stop_event = stop
-    server.protocol.set_writer(StdoutWriter(stdout))
+    reader = asyncio.ensure_future(reading)
+    exited = asyncio.ensure_future(server.exited.wait())
     try:
-        await run_async(
-            stop_event=stop,
-            reader=StdinAsyncReader(stdin, server.thread_pool),
-            protocol=server.protocol,
-            logger=log,
-            error_handler=server.report_server_error,
-        )
-        log.info("the client closed the connection")
+        await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if reader.done() and not exited.done():
+            log.info("the client closed the connection")
     finally:
+        server._stop_event.set()  # type: ignore[union-attr]
+        for task in (reader, exited):
+            task.cancel()
         await server.aclose()
+    return server.exit_code
 
 
-async def _serve_tcp(server: ReporlmServer, host: str, port: int) -> None:
-    assert server.log_handler is not None
-    server.log_handler.bind(asyncio.get_running_loop())
-    stop = threading.Event()
-    server._stop_event = stop
-    done = asyncio.Event()
+async def _serve_stdio(server: ReporlmServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(stdout))
+    reading = run_async(
+        stop_event=server._stop_event,
+        reader=StdinAsyncReader(stdin, server.thread_pool),
+        protocol=server.protocol,
+        logger=log,
+        error_handler=server.report_server_error,
+    )
+    return await _until_exit(server, reading)
+
+
+async def _serve_tcp(server: ReporlmServer, host: str, port: int) -> int:
+    server._stop_event = threading.Event()
+    connected = asyncio.get_running_loop().create_future()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if server.protocol.writer is not None:
+        if connected.done():
             log.warning("refusing a second connection: this server serves one client")
             writer.close()
             return
         server.protocol.set_writer(writer)  # type: ignore[arg-type]
-        try:
-            await run_async(
-                stop_event=stop,
-                reader=reader,
-                protocol=server.protocol,
-                logger=log,
-                error_handler=server.report_server_error,
-            )
-        finally:
-            done.set()
+        connected.set_result(reader)
 
     listener = await asyncio.start_server(connection, host, port)
     addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
     log.warning("reporlm language server listening on %s", addresses)
-    try:
-        async with listener:
-            await done.wait()
-    finally:
-        await server.aclose()
+    async with listener:
+        reader = await connected
+        reading = run_async(
+            stop_event=server._stop_event,
+            reader=reader,
+            protocol=server.protocol,
+            logger=log,
+            error_handler=server.report_server_error,
+        )
+        return await _until_exit(server, reading)

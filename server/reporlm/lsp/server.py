@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
@@ -34,29 +34,24 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from reporlm import __version__
-from reporlm.app import build_models, engine_options, model_names, resolve_provider
+from reporlm.app import model_names, resolve_provider
 from reporlm.config import ConfigError, Settings, load_settings
 from reporlm.engine.budget import Limits
-from reporlm.engine.explain import NothingToExplain
-from reporlm.engine.rlm import Models
-from reporlm.engine.session import Session
 from reporlm.llm._errors import redact
-from reporlm.llm.base import ProviderError
-from reporlm.llm.local import LocalUnavailable
-from reporlm.llm.registry import default_models
 from reporlm.lsp import options as client_options
 from reporlm.lsp import wire
 from reporlm.lsp.arguments import AskArgs, ExplainArgs, PlanArgs, parse_ask, parse_explain, parse_plan
 from reporlm.lsp.logs import ClientLogHandler
 from reporlm.lsp.progress import RunProgress
 from reporlm.lsp.results import Locations, answer_json, column_of, explain_json, plan_json
-from reporlm.lsp.runs import RunControl, SessionPool, Setup
-from reporlm.lsp.script import load_script
+from reporlm.lsp.runs import RunControl, SessionPool
 from reporlm.lsp.traces import new_trace_file
-from reporlm.sandbox import SandboxUnavailable
-from reporlm.workspace import Repo, WorkspaceError
-from reporlm.workspace.index import IndexStatus
-from reporlm.workspace.paths import to_relative
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from reporlm.engine.session import Session
+    from reporlm.workspace import Repo
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +74,15 @@ class ReporlmProtocol(LanguageServerProtocol):
             super()._handle_cancel_notification(msg_id)
         else:  # the run stops and its handler answers with the partial result
             control.cancel()
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """Stop serving. (pygls 2.1.1 calls sys.exit from inside the event loop, which can land
+        while asyncio is already shutting down; the server's main coroutine ends instead.)"""
+        if (handler := self.fm.features.get(types.EXIT)) is not None:
+            yield handler, args, None
+        self._server.exit_code = 0 if self._shutdown else 1
+        self._server.exited.set()
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
@@ -122,7 +126,11 @@ def _describe_structure_error(exc: JsonRpcException) -> str:
 class ReporlmServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(wire.SERVER_NAME, __version__, protocol_cls=ReporlmProtocol)
+        self.root: Path | None = None
         self.repo: Repo | None = None
+        """Opened by `load`, after `initialize` was answered."""
+        self.engine: ModuleType | None = None
+        """reporlm.lsp.engine_side, once `load` imported it."""
         self.documents: dict[str, str] = {}
         """Open buffers by URI: the repository's overlay, read live at every call."""
         self.client_options: dict[str, Any] = {}
@@ -135,11 +143,15 @@ class ReporlmServer(LanguageServer):
         self.runs: dict[Any, RunControl] = {}
         self.cache: dict[tuple[str, str], str] = {}
         """Sub-call answers shared by all sessions: an unchanged module costs nothing twice."""
-        self.index: dict[str, Any] = {"state": "none"}
+        self.index: dict[str, Any] = {"state": "loading"}
         self.log_handler: ClientLogHandler | None = None
+        self.exited = asyncio.Event()
+        """Set by the `exit` notification."""
+        self.exit_code = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._updates: set[asyncio.Future[Any]] = set()
         """Re-indexing after saves: a run waits for these, so it sees what was just saved."""
+        self._loading: asyncio.Future[None] | None = None
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -147,21 +159,19 @@ class ReporlmServer(LanguageServer):
         root = _workspace_root(params)
         if root is None:
             self.workspace_error = "no workspace folder: open a folder (the repository) first"
+        elif not root.is_dir():
+            self.workspace_error = f"not a folder: {root}"
         else:
-            try:
-                self.repo = Repo(root, overlay=self.documents)
-            except WorkspaceError as exc:
-                self.workspace_error = str(exc)
+            self.root = root.resolve()
         if params.workspace_folders and len(params.workspace_folders) > 1:
             log.warning("several workspace folders: reporlm answers about the first, %s", root)
 
-    async def configure(self, raw: Mapping[str, Any] | None, *, replace_all: bool = False) -> None:
+    async def configure(self, raw: Mapping[str, Any] | None) -> None:
         """Apply client options; on an error keep what worked before and say why."""
         try:
-            changed = client_options.normalize(raw)
-            merged = changed if replace_all else client_options.merge(self.client_options, changed)
+            merged = client_options.merge(self.client_options, client_options.normalize(raw))
             overrides, server_options = client_options.split(merged)
-            settings = load_settings(self.repo.root if self.repo else None, overrides=overrides)
+            settings = load_settings(self.root, overrides=overrides)
             provider = resolve_provider(settings)
         except ConfigError as exc:
             # Keep what worked before (if anything did) and say why the change was refused.
@@ -173,23 +183,50 @@ class ReporlmServer(LanguageServer):
             return
         self.client_options, self.settings, self.server_options = merged, settings, server_options
         self.config_error = None
-        secrets = [settings.api_key] if settings.api_key else []
-        options = engine_options(settings, provider)
-        repo = self.repo
-
-        def make_models() -> Models:
-            if provider == "scripted" and server_options.script:
-                client = load_script(server_options.script)
-                root, sub = default_models("scripted")
-                return Models(root=client, root_model=settings.model or root, sub=client, sub_model=sub)
-            return build_models(settings)
-
-        def make_session(models: Models) -> Session:
-            assert repo is not None
-            return Session(repo, models, options, secrets=secrets, owns_clients=False, cache=self.cache)
-
-        await self.pool.configure(Setup(make_models, make_session), server_options.max_runs)
         log.info("settings: provider %s, model %s", provider, settings.model or "(default)")
+        if self.engine is not None:
+            await self._apply_settings()
+
+    async def _apply_settings(self) -> None:
+        """New sessions for the current settings (runs going on finish with the ones they had)."""
+        assert self.engine is not None and self.settings is not None and self.repo is not None
+        setup = self.engine.make_setup(
+            self.settings, resolve_provider(self.settings), self.server_options, self.repo, self.cache
+        )
+        await self.pool.configure(setup, self.server_options.max_runs)
+
+    def start_loading(self) -> None:
+        if self._loading is None:
+            self._loading = self.run_task(self._load())
+
+    async def loaded(self) -> tuple[ModuleType, Repo]:
+        """The engine side and the repository, loading them now if `initialized` has not yet."""
+        if self.root is None:
+            raise wire.ConfigurationFailed(self.workspace_error or "the server is not initialized")
+        self.start_loading()
+        assert self._loading is not None
+        await asyncio.shield(self._loading)
+        if self.engine is None or self.repo is None:
+            raise wire.ConfigurationFailed(self.workspace_error or "the repository could not be opened")
+        if self.settings is None:
+            raise wire.ConfigurationFailed(self.config_error or "the server is not configured")
+        return self.engine, self.repo
+
+    async def _load(self) -> None:
+        """Import the engine, open the repository, then list it and build its symbol index."""
+        root = self.root
+        assert root is not None
+        engine = await asyncio.to_thread(importlib.import_module, "reporlm.lsp.engine_side")
+        try:
+            repo = await asyncio.to_thread(engine.open_repo, root, self.documents)
+        except ConfigError as exc:
+            self.workspace_error = str(exc)
+            self.index = {"state": "failed", "error": str(exc)}
+            return
+        self.engine, self.repo = engine, repo
+        if self.settings is not None:
+            await self._apply_settings()
+        await self._index(engine, repo)
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -201,7 +238,7 @@ class ReporlmServer(LanguageServer):
         render: Callable[[Any, Locations], dict[str, Any]],
     ) -> dict[str, Any]:
         """Run one engine call for the current request, with progress, cancellation and error mapping."""
-        repo = self.require_repo()
+        engine, repo = await self.loaded()
         request_id = self.protocol.msg_id
         params = _COMMAND_PARAMS.get()
         control = RunControl(request_id)
@@ -237,29 +274,18 @@ class ReporlmServer(LanguageServer):
                 return render(outcome, Locations(repo, self._encoding()))
         except JsonRpcException:
             raise
-        except (ConfigError, LocalUnavailable) as exc:
-            raise wire.ConfigurationFailed(self._clean(str(exc))) from None
-        except ProviderError as exc:
-            raise wire.ProviderFailed(f"the model provider failed: {self._clean(str(exc))}") from None
-        except SandboxUnavailable as exc:
-            raise wire.SandboxFailed(f"the code sandbox cannot start here: {exc}") from None
-        except (WorkspaceError, NothingToExplain) as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
+        except Exception as exc:
+            error = engine.command_error(exc, self._clean)
+            if error is None:
+                raise
+            raise error from None
         finally:
             self.runs.pop(request_id, None)
 
-    def require_repo(self) -> Repo:
-        if self.repo is None:
-            raise wire.ConfigurationFailed(self.workspace_error or "the server is not initialized")
-        if self.settings is None:
-            raise wire.ConfigurationFailed(self.config_error or "the server is not configured")
-        return self.repo
-
     def limits(self, budget: Mapping[str, Any] | None) -> Limits | None:
         """The settings' budget with the request's `budget` on top, or None when it sets nothing."""
-        if not budget:
+        if not budget or self.settings is None:
             return None
-        assert self.settings is not None
         try:
             return load_settings(
                 None, env={}, overrides={"limits": {**_limits_dict(self.settings.limits), **budget}}
@@ -267,20 +293,12 @@ class ReporlmServer(LanguageServer):
         except ConfigError as exc:
             raise JsonRpcInvalidParams(f"budget: {exc}") from None
 
-    def relative_path(self, uri: str) -> str:
-        repo = self.require_repo()
-        try:
-            return to_relative(repo.root, uri)
-        except WorkspaceError as exc:
-            raise JsonRpcInvalidParams(f"{exc}; reporlm answers about {repo.root}") from None
-
-    def column(self, path: str, line: int, character: int) -> int:
-        """A client's column (in its position units) as a character index into the line."""
-        try:
-            text = self.require_repo().read(path, line, line).rstrip("\r\n")
-        except WorkspaceError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        return column_of(text, character, self._encoding())
+    async def position(self, uri: str, line: int, character: int) -> tuple[str, int, int]:
+        """A client's position as (repo-relative path, 1-based line, 0-based character index)."""
+        engine, repo = await self.loaded()
+        path = engine.relative_path(repo, uri)
+        text = await asyncio.to_thread(engine.line_text, repo, path, line + 1)
+        return path, line + 1, column_of(text, character, self._encoding())
 
     def cancel_all(self) -> list[asyncio.Task[Any]]:
         tasks = []
@@ -313,7 +331,7 @@ class ReporlmServer(LanguageServer):
                 self.config_error = self.config_error or str(exc)
         return {
             "server": {"name": wire.SERVER_NAME, "version": __version__},
-            "repo": str(self.repo.root) if self.repo else None,
+            "repo": str(self.root) if self.root else None,
             "index": dict(self.index),
             "provider": provider,
             "model": model,
@@ -326,53 +344,41 @@ class ReporlmServer(LanguageServer):
             "workspace_error": self.workspace_error,
         }
 
-    def start_indexing(self) -> None:
-        """List the repository and build its symbol index in the background, so the first
-        question does not pay for it; `status` reports how far it got."""
-        repo = self.repo
-        if repo is None:
-            return
+    async def _index(self, engine: ModuleType, repo: Repo) -> None:
         self.index = {"state": "loading"}
-
-        async def index() -> None:
-            try:
-                summary = await asyncio.to_thread(repo.summary)
-                self.index = {
-                    "state": "indexing",
-                    "files": summary.file_count,
-                    "languages": summary.languages,
-                }
-                await asyncio.to_thread(repo.start_indexing)
-                symbols = await asyncio.to_thread(_settled_index, repo)
-            except Exception as exc:
-                log.exception("indexing the repository failed")
-                self.index = {**self.index, "state": "failed", "error": str(exc)}
-                return
-            self.index = {
-                **self.index,
-                "state": "ready" if symbols.state == "ready" else "failed",
-                "symbols": {
-                    "state": symbols.state,
-                    "files": symbols.files,
-                    "indexed": symbols.indexed,
-                    "skipped": len(symbols.skipped),
-                    "seconds": symbols.seconds,
-                },
-            }
-            log.info("indexed %s: %d files, %s", repo.root, summary.file_count, symbols)
-
-        self.run_task(index())
+        try:
+            summary = await asyncio.to_thread(repo.summary)
+            listed = {"files": summary.file_count, "languages": summary.languages}
+            self.index = {"state": "indexing", **listed}
+            await asyncio.to_thread(repo.start_indexing)
+            symbols = await asyncio.to_thread(engine.settled_index, repo)
+        except Exception as exc:
+            log.exception("indexing the repository failed")
+            self.index = {**self.index, "state": "failed", "error": str(exc)}
+            return
+        self.index = {
+            **self.index,
+            "state": "ready" if symbols.state == "ready" else "failed",
+            "symbols": {
+                "state": symbols.state,
+                "files": symbols.files,
+                "indexed": symbols.indexed,
+                "skipped": len(symbols.skipped),
+                "seconds": symbols.seconds,
+            },
+        }
+        log.info("indexed %s: %d files, %s", repo.root, summary.file_count, symbols)
 
     def files_changed(self, uris: list[str], *, deleted: bool = False) -> None:
         """Files saved or changed on disk: the listing and the symbol index follow."""
-        repo = self.repo
-        if repo is None:
-            return
+        repo, engine = self.repo, self.engine
+        if repo is None or engine is None:
+            return  # not loaded yet: the first listing will see them
         paths = [uri for uri in uris if uri.startswith("file:")]
         if deleted:
             self._updates.add(self.run_task(asyncio.to_thread(repo.refresh)))
         elif paths:
-            self._updates.add(self.run_task(asyncio.to_thread(_update, repo, paths)))
+            self._updates.add(self.run_task(asyncio.to_thread(engine.update, repo, paths)))
 
     def run_task(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         """A background task that is kept referenced and whose failure is logged."""
@@ -399,22 +405,6 @@ class ReporlmServer(LanguageServer):
 
     def _clean(self, text: str) -> str:
         return redact(text, [self.settings.api_key if self.settings else None])
-
-
-def _settled_index(repo: Repo) -> IndexStatus:
-    """The symbol index's status once its background sync is over (asking waits while it works)."""
-    while True:
-        status = repo.index_status()
-        if status.state not in ("indexing", "not started"):
-            return status
-        time.sleep(0.05)
-
-
-def _update(repo: Repo, paths: list[str]) -> None:
-    try:
-        repo.update(*paths)
-    except WorkspaceError as exc:  # a file outside the repository, or gone again
-        log.info("not re-indexed: %s", exc)
 
 
 def _being_cancelled() -> bool:
@@ -450,7 +440,8 @@ def make_server() -> ReporlmServer:
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: ReporlmServer, params: types.InitializedParams) -> None:
-        ls.start_indexing()
+        if ls.root is not None:
+            ls.start_loading()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: ReporlmServer, params: types.DidChangeConfigurationParams) -> None:
@@ -487,10 +478,6 @@ def make_server() -> ReporlmServer:
     async def shutdown(ls: ReporlmServer, params: None) -> None:
         await ls.aclose()
 
-    @server.feature(types.EXIT)
-    async def exit_(ls: ReporlmServer, params: None) -> None:
-        await ls.aclose()
-
     @server.command(wire.ASK)
     async def ask(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
         a: AskArgs = parse_ask(args)
@@ -515,9 +502,7 @@ def make_server() -> ReporlmServer:
     async def explain(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
         a: ExplainArgs = parse_explain(args)
         limits = ls.limits(a.budget)
-        path = ls.relative_path(a.uri)
-        line = a.line + 1
-        column = ls.column(path, line, a.character)
+        path, line, column = await ls.position(a.uri, a.line, a.character)
 
         async def start(session: Session, options: dict[str, Any]) -> Any:
             return await session.explain(path, line, column, limits=limits, **options)

@@ -7,13 +7,15 @@ import time
 import uuid
 from pathlib import Path
 
-from platformdirs import user_cache_path
-
 
 def traces_dir() -> Path:
     """`$REPORLM_CACHE_DIR/traces`, else the user cache folder's `traces`."""
     base = os.environ.get("REPORLM_CACHE_DIR")
-    return (Path(base) if base else user_cache_path("reporlm", appauthor=False)) / "traces"
+    if base:
+        return Path(base) / "traces"
+    from platformdirs import user_cache_path  # slow to import; the first run pays, not the start
+
+    return user_cache_path("reporlm", appauthor=False) / "traces"
 
 
 def new_trace_file() -> Path:
