@@ -30,6 +30,7 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 class Listing:
     files: dict[str, int]  # repo-relative POSIX path -> size in bytes, sorted by path
     is_git: bool
+    links: frozenset[str] = frozenset()  # the listed files that are symbolic links (git grep skips them)
 
 
 def git_command(root: Path, *args: str) -> list[str]:
@@ -162,8 +163,9 @@ def _walk_candidates(root: Path) -> list[str]:
     return found
 
 
-def _text_file_size(root: Path, path: str) -> int | None:
-    """Size of `path` if it is a regular text file inside `root` (symlinks followed), else None.
+def _text_file_info(root: Path, path: str) -> tuple[int, bool] | None:
+    """(size, is a symlink) of `path` if it is a regular text file inside `root` (symlinks
+    followed), else None.
 
     Runs once per file of the repository, hence plain `os` calls rather than pathlib.
     """
@@ -171,7 +173,8 @@ def _text_file_size(root: Path, path: str) -> int | None:
     full = os.path.join(base, path)
     try:
         info = os.lstat(full)
-        if stat.S_ISLNK(info.st_mode):
+        is_link = stat.S_ISLNK(info.st_mode)
+        if is_link:
             real = os.path.realpath(full)
             if not real.startswith(base + os.sep):
                 return None
@@ -180,27 +183,30 @@ def _text_file_size(root: Path, path: str) -> int | None:
         if not stat.S_ISREG(info.st_mode):
             return None
         if info.st_size == 0:
-            return 0
+            return 0, is_link
         with open(full, "rb", buffering=0) as handle:
             sample = handle.read(SNIFF_BYTES)
     except (OSError, ValueError):
         return None  # deleted since git listed it, unreadable, or a symlink loop
     if looks_binary(sample, complete=info.st_size <= SNIFF_BYTES):
         return None
-    return info.st_size
+    return info.st_size, is_link
 
 
 def is_text_file(root: Path, path: str) -> bool:
-    return _text_file_size(root, path) is not None
+    return _text_file_info(root, path) is not None
 
 
-def _keep_text_files(root: Path, candidates: Iterable[str]) -> dict[str, int]:
+def _keep_text_files(root: Path, candidates: Iterable[str]) -> tuple[dict[str, int], frozenset[str]]:
     sizes: dict[str, int] = {}
+    links: list[str] = []
     for path in sorted(candidates):
-        size = _text_file_size(root, path)
-        if size is not None:
-            sizes[path] = size
-    return sizes
+        found = _text_file_info(root, path)
+        if found is not None:
+            sizes[path] = found[0]
+            if found[1]:
+                links.append(path)
+    return sizes, frozenset(links)
 
 
 def list_files(root: Path) -> Listing:
@@ -214,6 +220,6 @@ def list_files(root: Path) -> Listing:
     is_git = candidates is not None
     if candidates is None:
         candidates = _walk_candidates(root)
-    files = _keep_text_files(root, candidates)
+    files, links = _keep_text_files(root, candidates)
     log.debug("listed %d text files in %s (git: %s)", len(files), root, is_git)
-    return Listing(files=files, is_git=is_git)
+    return Listing(files=files, is_git=is_git, links=links)

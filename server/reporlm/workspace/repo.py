@@ -22,15 +22,13 @@ from .languages import language_of
 from .listing import VCS_DIRS, Listing, is_text_file, list_files
 from .paths import is_under, to_relative
 from .repomap import MapEntry, RepoGraph, is_peripheral, render_map
-from .search import Hit, Matcher, candidate_files
+from .search import GitScope, Hit, Matcher, grep_files
 from .symbols import Symbol, kind_matcher, name_matcher, symbol
 from .text import decode, split_lines
 from .tree import human_size, render_tree
 
 log = logging.getLogger(__name__)
 
-# Larger files are generated data or logs far more often than code; grep skips them.
-GREP_MAX_FILE_BYTES = 5 * 1024 * 1024
 SUMMARY_TREE_LINES = 60
 MAX_SUGGESTIONS = 5
 MAX_OUTLINE_ENTRIES = 400
@@ -174,6 +172,9 @@ class Repo:
         `under` is given it may also be written relative to that folder.
         """
         folder = (self.scope or "") if under is None else self._folder(under, role="under", allow_file=True)
+        return self._files_in(pattern, folder)
+
+    def _files_in(self, pattern: str, folder: str) -> list[str]:
         match = compile_glob(pattern)
         cut = len(folder) + 1 if folder else 0
         return [
@@ -214,34 +215,19 @@ class Repo:
         matcher = Matcher(regex)
         if _check_int(max_results, "max_results") < 1:
             raise WorkspaceError(f"max_results must be at least 1, not {max_results}")
-        paths = self.files(glob or "**/*", under)
-        overlay = self._overlay()
-        # git's grep finds the files holding a literal the regex needs much faster than reading
-        # them all here; the regex itself still decides, line by line, below.
-        candidates = candidate_files(self.root, regex, is_git=self.is_git, count=len(paths))
-        if candidates is not None:
-            paths = [path for path in paths if path in candidates or path in overlay]
-        sizes = self._sizes()
-        hits: list[Hit] = []
-        skipped = 0
-        for path in paths:
-            if sizes[path] > GREP_MAX_FILE_BYTES:
-                skipped += 1
-                continue
-            text = overlay.get(path)
-            if text is None:
-                try:
-                    text = decode((self.root / path).read_bytes())
-                except OSError as exc:
-                    log.warning("grep: cannot read %s: %s", path, exc)
-                    continue
-            for number, shown in matcher.lines(text):
-                hits.append(Hit(path, number, shown))
-                if len(hits) >= max_results:
-                    return hits
-        if skipped:
-            log.info("grep skipped %d files larger than %d bytes", skipped, GREP_MAX_FILE_BYTES)
-        return hits
+        folder = (self.scope or "") if under is None else self._folder(under, role="under", allow_file=True)
+        listing = self._shared.get()
+        return grep_files(
+            self.root,
+            self._files_in(glob or "**/*", folder),
+            self._sizes(),
+            self._overlay(),
+            matcher,
+            max_results=max_results,
+            # git's view of a folder that is not a work tree (or is ignored in one) differs
+            # from the listing's; there every file is read here.
+            git=GitScope(folder, listing.links) if listing.is_git else None,
+        )
 
     def tree(self, under: str | None = None, depth: int = 2) -> str:
         """Folders (and files) below `under`, `depth` levels deep, with file counts and sizes."""
