@@ -41,7 +41,11 @@ def serve_stdio(level: str = "warning") -> NoReturn:
 
 
 def serve_tcp(host: str, port: int, level: str = "warning") -> int:
-    return _run(_serve_tcp(_server(level), host, port))
+    server = _server(level)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        # No authentication: whoever connects can read the repository and spend the API key.
+        log.warning("listening on %s, beyond this machine: anyone who can connect can use this server", host)
+    return _run(_serve_tcp(server, host, port))
 
 
 def _server(level: str) -> ReporlmServer:

@@ -92,7 +92,16 @@ class ReporlmProtocol(LanguageServerProtocol):
             )
         # The handler runs in a task started from this context: it sees the request's work-done token.
         _COMMAND_PARAMS.set(params)
-        return (yield from super().lsp_workspace__execute_command(params))
+        result = yield from super().lsp_workspace__execute_command(params)
+        self._forget_finished_handlers()
+        return result
+
+    def _forget_finished_handlers(self) -> None:
+        """pygls 2.1.1 files the task of every async handler it runs for a command or notification
+        under a random id and never removes it; each would keep its result (a whole answer) alive."""
+        for key, future in list(self._request_futures.items()):
+            if isinstance(future, asyncio.Future) and future.done():
+                self._request_futures.pop(key, None)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
