@@ -88,17 +88,14 @@ def test_a_plan_that_cannot_be_split_is_one_step(repo: Repo) -> None:
 
 
 def test_owner_dot_member_prefers_the_owners_file(tmp_path: Path) -> None:
-    from conftest import make_repo
-
-    root = make_repo(
-        tmp_path / "r",
-        {
-            "a.py": "def save():\n    pass\n",
-            "b.py": "class Store:\n    def save(self):\n        pass\n",
-            "c.go": "package c\n\nfunc (s *Server) Start() error {\n\treturn nil\n}\n\ntype Server struct{}",
-        },
-    )
-    refs = verify_references("Touches: `Store.save`, `Server.Start`, `Nope.save`", Repo(root))
+    files = {
+        "a.py": "def save():\n    pass\n",
+        "b.py": "class Store:\n    def save(self):\n        pass\n",
+        "c.go": "package c\n\nfunc (s *Server) Start() error {\n\treturn nil\n}\n\ntype Server struct{}",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    refs = verify_references("Touches: `Store.save`, `Server.Start`, `Nope.save`", Repo(tmp_path))
     assert found(refs) == [("symbol", "Store.save", "b.py", 2), ("symbol", "Server.Start", "c.go", 3)]
     assert missing(refs) == [("Nope.save", "no definition of Nope found")]
 
