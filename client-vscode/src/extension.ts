@@ -211,9 +211,9 @@ async function openCitation(server: ServerClient, panel: AnswerPanel, c: Citatio
   const last = document.lineCount - 1;
   const first = Math.min(start - 1, last);
   const stop = Math.min(end - 1, last);
-  // Anchor at the end and put the cursor on the first cited line, which is what "open at" means.
-  const selection = new vscode.Selection(stop, document.lineAt(stop).text.length, first, 0);
   const column = panel.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
-  const editor = await vscode.window.showTextDocument(document, { viewColumn: column, selection, preview: true });
-  editor.revealRange(selection, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  const editor = await vscode.window.showTextDocument(document, { viewColumn: column, preview: true });
+  // The cited lines selected, with the cursor on the first of them: that is what "open at" means.
+  editor.selection = new vscode.Selection(stop, document.lineAt(stop).text.length, first, 0);
+  editor.revealRange(editor.selection, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
 }

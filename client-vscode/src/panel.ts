@@ -44,7 +44,8 @@ export class AnswerPanel implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(
       AnswerPanel.viewType,
       'reporlm answers',
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
+      // Beside the code being read; alone in the window when no editor is open.
+      { viewColumn: vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active, preserveFocus },
       { enableScripts: true, enableCommandUris: false, localResourceRoots: [media], retainContextWhenHidden: true },
     );
     panel.iconPath = vscode.Uri.joinPath(media, 'reporlm.svg');

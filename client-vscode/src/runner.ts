@@ -20,14 +20,18 @@ import type { ServerClient } from './client';
 import { ServerCommands } from './constants';
 import type { AnswerPanel } from './panel';
 import type { EntryView } from './panelProtocol';
-import type { AskParams, AskResult, ExplainParams, PlanParams, PlanResult } from './protocol';
+import type { AskParams, AskResult, ExplainParams, PlanParams, PlanResult, StatusResult } from './protocol';
 import { createMarkdown, describeRun, renderAnswer, renderPlan } from './render';
 import type { StatusBar } from './status';
+import { indexSettled } from './statusText';
 import { describeProgress } from './traceModel';
 import type { TraceView } from './traceView';
 
 /** Application error codes of the server (server/reporlm/lsp/wire.py ErrorCodes). */
 const ErrorCodes = { configuration: 1001, provider: 1002, busy: 1003, sandbox: 1004, requestCancelled: -32800 };
+
+/** How often the status is asked for while the server is still indexing. */
+const STATUS_POLL_MS = 1000;
 
 type Kind = EntryView['kind'];
 
@@ -39,6 +43,7 @@ export class Runner implements vscode.Disposable {
   private readonly md = createMarkdown();
   private readonly running = new Map<number, Running>();
   private readonly disposables: vscode.Disposable[] = [];
+  private statusTimer: NodeJS.Timeout | undefined;
   /** The trace run the current request produces, learnt from its first event. */
   private activeRun: string | undefined;
   private activeReport: ((message: string) => void) | undefined;
@@ -88,6 +93,7 @@ export class Runner implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.statusTimer);
     for (const r of this.running.values()) {
       r.cancel();
     }
@@ -189,15 +195,20 @@ export class Runner implements vscode.Disposable {
     });
   }
 
+  /** Asks the server for its status and shows it; while the index is still building, asks again. */
   async refreshStatus(): Promise<unknown> {
     if (this.server.state.kind !== 'running') {
       return undefined;
     }
+    clearTimeout(this.statusTimer);
     const source = new vscode.CancellationTokenSource();
     try {
-      const status = await this.server.execute<Record<string, unknown>>(ServerCommands.status, {}, source.token);
+      const status = await this.server.execute<StatusResult>(ServerCommands.status, {}, source.token);
       if (status) {
         this.status.setStatus(status);
+        if (!indexSettled(status)) {
+          this.statusTimer = setTimeout(() => void this.refreshStatus(), STATUS_POLL_MS);
+        }
       }
       return status;
     } catch (err) {

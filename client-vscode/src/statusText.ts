@@ -16,6 +16,13 @@ export function indexState(status: StatusResult): string {
   return '';
 }
 
+/** Whether the index has finished (ready or failed), so there is no need to ask again. */
+export function indexSettled(status: StatusResult): boolean {
+  const index = status.index;
+  const state = typeof index === 'string' ? index : typeof index?.state === 'string' ? index.state : '';
+  return state === '' || state === 'ready' || state === 'failed';
+}
+
 /** The status result as readable lines, nested objects flattened with dotted keys. */
 export function describeStatus(value: unknown, prefix = ''): string[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

@@ -7,7 +7,7 @@ import { type NodeKind, TraceModel, type TraceNode } from './traceModel';
 
 const ICONS: Record<NodeKind, string> = {
   run: 'comment-discussion',
-  iteration: 'debug-step-over',
+  iteration: 'list-ordered',
   model_call: 'sparkle',
   code: 'code',
   output: 'output',

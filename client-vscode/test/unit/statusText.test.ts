@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { describeStatus, indexState } from '../../src/statusText';
+import { describeStatus, indexSettled, indexState } from '../../src/statusText';
 
 describe('status text', () => {
   it('reads the index state whether it is a word or an object', () => {
     assert.equal(indexState({ index: 'ready' }), 'ready');
     assert.equal(indexState({ index: { state: 'indexing', files: 120 } }), 'indexing, 120 files');
     assert.equal(indexState({}), '');
+  });
+
+  it('knows when the index is still being built', () => {
+    assert.equal(indexSettled({ index: { state: 'loading' } }), false);
+    assert.equal(indexSettled({ index: { state: 'ready', files: 3 } }), true);
+    assert.equal(indexSettled({ index: 'failed' }), true);
+    assert.equal(indexSettled({}), true);
   });
 
   it('flattens nested status into dotted lines', () => {
