@@ -1,0 +1,116 @@
+/**
+ * The extension in a real VS Code (code-server) in a real browser (Chromium): the built .vsix is
+ * installed, a fixture repository opened, "Ask about this repository" run from the command palette
+ * against the real Python server with scripted models; the answer panel shows the answer with
+ * verified and unverified citations, a click on a citation opens the cited file at the cited line,
+ * and the trace view shows the run. Screenshots go to .ui-test/screenshots/.
+ */
+
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FrameLocator, Page } from 'playwright-core';
+
+import { ASK_QUESTION, type Fixture, makeFixture, pythonForTests } from '../support/fixture';
+import { CodeServer, STEP_MS, processesIn } from './codeServer';
+
+const OUT = resolve(__dirname, '../../../.ui-test');
+const SHOTS = join(OUT, 'screenshots');
+
+describe('the extension in VS Code', { timeout: 8 * STEP_MS }, () => {
+  let fixture: Fixture;
+  let vscode: CodeServer;
+  let page: Page;
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    fixture = makeFixture('reporlm-ui-');
+    vscode = new CodeServer({
+      scratch: join(fixture.dir, 'vscode'),
+      folder: fixture.repo,
+      settings: {
+        'reporlm.pythonPath': pythonForTests(),
+        'reporlm.serverOptions': { provider: 'scripted', script: fixture.script },
+      },
+    });
+    await vscode.start();
+    page = await vscode.open();
+  });
+
+  after(async () => {
+    await page?.screenshot({ path: join(SHOTS, 'last.png') }).catch(() => undefined);
+    await vscode?.stop();
+    const left = processesIn(fixture.repo);
+    // VS Code's logs (the extension's output channel included) and the run traces, for a failed run.
+    rmSync(join(OUT, 'logs'), { recursive: true, force: true });
+    cpSync(join(fixture.dir, 'vscode/user-data/logs'), join(OUT, 'logs/vscode'), { recursive: true, force: true });
+    cpSync(join(fixture.dir, 'vscode/logs'), join(OUT, 'logs'), { recursive: true, force: true });
+    cpSync(join(fixture.dir, 'vscode/reporlm-cache/traces'), join(OUT, 'logs/traces'), { recursive: true, force: true });
+    if (!process.env.REPORLM_UI_KEEP) {
+      rmSync(fixture.dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(left, [], 'no process is left running in the fixture repository');
+  });
+
+  it('starts the server and shows the index in the status bar', async () => {
+    await page.locator('.statusbar-item', { hasText: 'reporlm: ready, 3 files' }).waitFor();
+  });
+
+  it('answers from the command palette in the answer panel, citations linked and checked', async () => {
+    await runCommand(page, 'reporlm: Ask about this repository');
+    const input = page.locator('.quick-input-widget input');
+    await input.fill(ASK_QUESTION);
+    await input.press('Enter');
+
+    const panel = answerPanel(page);
+    const verified = panel.locator('a.cite.verified');
+    await verified.first().waitFor();
+    assert.deepEqual(await verified.evaluateAll((as) => as.map((a) => a.textContent)), ['calc.py:1-3', 'app.py:5']);
+    const unverified = panel.locator('a.cite.unverified');
+    assert.equal(await unverified.count(), 1);
+    assert.equal(await unverified.textContent(), 'util.py:4');
+    assert.match((await panel.locator('.unverified-flag').getAttribute('title')) ?? '', /^Not verified: /);
+    assert.equal(await panel.locator('section.entry h2').textContent(), ASK_QUESTION);
+    assert.match((await panel.locator('.meta').textContent()) ?? '', /2 iterations/);
+
+    await page.screenshot({ path: join(SHOTS, 'answer-panel.png') });
+  });
+
+  it('opens the cited file at the cited line when a citation is clicked', async () => {
+    await answerPanel(page).locator('a.cite.verified', { hasText: 'app.py:5' }).click();
+    await page.locator('.tab.active', { hasText: 'app.py' }).waitFor();
+    const position = page.locator('#status\\.editor\\.selection');
+    await position.filter({ hasText: /Ln 5, Col 1\b/ }).waitFor();
+    const line = page.locator('.monaco-editor .view-line', { hasText: 'print(add(2, 3))' });
+    await line.waitFor();
+    await page.screenshot({ path: join(SHOTS, 'citation-opened.png') });
+  });
+
+  it('shows the run in the trace view', async () => {
+    await runCommand(page, 'reporlm: Show trace');
+    const tree = page.locator('.monaco-list[aria-label="Trace"]');
+    await tree.locator('.monaco-list-row', { hasText: ASK_QUESTION }).waitFor();
+    await tree.locator('.monaco-list-row', { hasText: 'Iteration 1' }).waitFor();
+    await tree.locator('.monaco-list-row', { hasText: 'Final answer' }).waitFor();
+    // The trace, the answer and the cited file side by side: the picture README shows.
+    await page.mouse.move(600, 500);
+    await page.screenshot({ path: join(SHOTS, 'trace-answer-citation.png') });
+  });
+});
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await input.press('Enter');
+}
+
+/** The answer panel's content: VS Code nests a webview's page in two iframes. */
+function answerPanel(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
