@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tree_sitter import Language, Query
+    from tree_sitter import Language, Parser, Query
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,34 @@ class Grammar:
     def query(self) -> Query:
         """The whole tags query compiled against the grammar, once per process."""
         with self._lock:
-            return _compile_queries(self)[0]
+            compiled = _WHOLE.get(self.key)
+            if compiled is None:
+                from tree_sitter import Query
 
-    def split_queries(self) -> tuple[Query, Query]:
-        """The tags query as two: its definition patterns, and its reference patterns capturing
-        only `@name` (references are most of the matches: fewer captures make them cheaper)."""
+                compiled = _WHOLE[self.key] = Query(self.language(), self.query_text())
+            return compiled
+
+    def tags_query(self) -> tuple[Query, tuple[bool, ...]]:
+        """The tags query for one pass over a tree, and for each of its patterns whether it is a
+        reference pattern. Only `@name` is captured for references: they are most of the
+        matches, and fewer captures make them cheaper."""
         with self._lock:
-            _, definitions, references = _compile_queries(self)
-            return definitions, references
+            compiled = _TAGS.get(self.key)
+            if compiled is None:
+                compiled = _TAGS[self.key] = _compile_tags_query(self)
+            return compiled
+
+    def parser(self) -> Parser:
+        """A parser for this grammar, one per thread (a parser is not safe to share)."""
+        parsers: dict[str, Parser] | None = getattr(_PARSERS, "by_key", None)
+        if parsers is None:
+            parsers = _PARSERS.by_key = {}
+        found = parsers.get(self.key)
+        if found is None:
+            from tree_sitter import Parser
+
+            found = parsers[self.key] = Parser(self.language())
+        return found
 
 
 @cache
@@ -93,26 +113,26 @@ def _load_language(package: str, function: str) -> Language:
     return Language(getattr(module, function)())
 
 
-_QUERIES: dict[str, tuple[Query, Query, Query]] = {}
+_WHOLE: dict[str, Query] = {}
+_TAGS: dict[str, tuple[Query, tuple[bool, ...]]] = {}
+_PARSERS = threading.local()
 
 
-def _compile_queries(grammar: Grammar) -> tuple[Query, Query, Query]:
-    compiled = _QUERIES.get(grammar.key)
-    if compiled is None:
-        from tree_sitter import Query
+def _compile_tags_query(grammar: Grammar) -> tuple[Query, tuple[bool, ...]]:
+    from tree_sitter import Query
 
-        text = grammar.query_text()
-        source = text.encode("utf-8")
-        whole, definitions, references = (Query(grammar.language(), text) for _ in range(3))
-        for index in range(whole.pattern_count):
-            pattern = source[whole.start_byte_for_pattern(index) : whole.end_byte_for_pattern(index)]
-            (definitions if b"@reference." in pattern else references).disable_pattern(index)
-        for index in range(whole.capture_count):
-            name = whole.capture_name(index)
-            if name != "name":
-                references.disable_capture(name)
-        compiled = _QUERIES[grammar.key] = (whole, definitions, references)
-    return compiled
+    text = grammar.query_text()
+    source = text.encode("utf-8")
+    query = Query(grammar.language(), text)
+    is_reference = tuple(
+        b"@reference." in source[query.start_byte_for_pattern(index) : query.end_byte_for_pattern(index)]
+        for index in range(query.pattern_count)
+    )
+    for index in range(query.capture_count):
+        name = query.capture_name(index)
+        if name.startswith("reference."):
+            query.disable_capture(name)
+    return query, is_reference
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ _CONTAINERS = frozenset({"class", "interface", "enum", "struct", "scope", "trait
 # struct is not a member of the typedef.
 _LEAVES = frozenset({"type", "constant", "variable", "field", "macro"})
 _SPACES = re.compile(r"\s+")
+_HEAD_BREAK = re.compile(rb"[{};(,=]")  # text before a definition on its line that is not a prefix
 
 
 class Definition(NamedTuple):
@@ -69,17 +70,20 @@ class _Open(NamedTuple):
 
 def parse_tags(grammar: Grammar, source: bytes) -> FileTags:
     """All definitions and references of `source` (bytes of a file in `grammar`'s language)."""
-    from tree_sitter import Parser, QueryCursor
+    from tree_sitter import QueryCursor
 
-    parser = Parser(grammar.language())
-    tree = parser.parse(source)
-    root = tree.root_node
-    definition_query, reference_query = grammar.split_queries()
+    root = grammar.parser().parse(source).root_node
+    query, is_reference = grammar.tags_query()
 
+    # One pass of the whole query over the tree: walking the tree costs as much as matching.
     found_defs: dict[int, _Found] = {}  # by name start byte (scopes: negative keys)
-    for _, captures in QueryCursor(definition_query).matches(root):
+    reference_names: list[Node] = []
+    for pattern, captures in QueryCursor(query).matches(root):
         names = captures.get("name")
         if not names:
+            continue
+        if is_reference[pattern]:
+            reference_names += names
             continue
         role = node = None
         for capture, nodes in captures.items():
@@ -109,26 +113,38 @@ def parse_tags(grammar: Grammar, source: bytes) -> FileTags:
             explicit,
             is_scope,
         )
+    return FileTags(_resolve(found_defs, source), _references(reference_names, found_defs, source))
 
-    # Reference patterns capture only @name; one name node may match several patterns, and a
-    # catch-all pattern may match a definition's own name (Go's type_identifier rule).
-    references: dict[str, list[int]] = {}
-    seen = {key for key in found_defs if key >= 0}
-    for name_node in QueryCursor(reference_query).captures(root).get("name", ()):
-        start_byte = name_node.start_byte
-        if start_byte in seen:
-            continue
-        seen.add(start_byte)
-        name = source[start_byte : name_node.end_byte].decode("utf-8", "replace")
-        line = name_node.start_point[0] + 1
-        lines = references.get(name)
+
+def _references(names: list[Node], found_defs: dict[int, _Found], source: bytes) -> dict[str, list[int]]:
+    """Referenced names and their lines, in the order they first occur.
+
+    One name node may match several patterns, and a catch-all pattern may match a
+    definition's own name (Go's type_identifier rule): each place counts once, and not at all
+    where a definition is named.
+    """
+    # First capture wins at each start byte (names arrive in match order).
+    ends = {node.start_byte: node.end_byte for node in reversed(names)}
+    for key in found_defs:
+        ends.pop(key, None)  # scopes have negative keys, never a start byte
+    by_text: dict[bytes, list[int]] = {}
+    line = 1
+    previous = 0
+    for start in sorted(ends):
+        line += source.count(b"\n", previous, start)
+        previous = start
+        text = source[start : ends[start]]
+        lines = by_text.get(text)
         if lines is None:
-            references[name] = [line]
+            by_text[text] = [line]
         else:
             lines.append(line)
-    for lines in references.values():
-        lines.sort()
-    return FileTags(_resolve(found_defs, source), references)
+    references: dict[str, list[int]] = {}
+    for text, lines in by_text.items():
+        name = text.decode("utf-8", "replace")
+        known = references.get(name)  # invalid bytes that decode alike
+        references[name] = lines if known is None else sorted(known + lines)
+    return references
 
 
 def _resolve(found: dict[int, _Found], source: bytes) -> list[Definition]:
@@ -181,7 +197,7 @@ def signature_of(node: Node, source: bytes) -> str:
     when it belongs to something else (`enum State { OPEN`).
     """
     line_start = source.rfind(b"\n", 0, node.start_byte) + 1
-    if any(ch in source[line_start : node.start_byte] for ch in b"{};(,="):
+    if _HEAD_BREAK.search(source, line_start, node.start_byte):
         line_start = node.start_byte
     body = node.child_by_field_name("body")
     if body is not None and body.start_byte > node.start_byte:
