@@ -144,6 +144,24 @@ def test_worker_processes_give_the_same_symbols(project: Path, monkeypatch: pyte
     assert len(expected) == 45
 
 
+def test_a_cold_index_builds_its_lookup_indexes(project: Path) -> None:
+    # A cold index fills empty tables without their SQL indexes and builds them at the end.
+    repo = Repo(project, persist_index=False)
+    assert names(repo) == ["f0", "f1", "f2", "f3", "f4"]
+    db = repo._services.index()._db
+    built = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"defs_name", "defs_blob", "refs_name", "refs_blob"} <= built
+
+
+def test_a_failing_parse_worker_is_reported(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(index_module, "WORKER_MODULE", "reporlm.workspace.no_such_worker")
+    repo = Repo(project, persist_index=False)
+    repo._services.index().workers = 2
+    with pytest.raises(RuntimeError, match=r"a parse worker stopped early \(exit status 1\)"):
+        repo.symbols()
+
+
 def test_background_indexing_then_queries(project: Path) -> None:
     repo = Repo(project)
     repo.start_indexing()

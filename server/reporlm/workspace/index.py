@@ -11,6 +11,7 @@ the log records: too large, minified, unreadable, vanished while scanning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +41,15 @@ MINIFIED_LINE_CHARS = 10_000
 """A file with a longer line is minified or generated: skipped."""
 PARALLEL_MIN_BYTES = 1_500_000
 """Below this much text to parse, starting worker processes costs more than it saves."""
-BATCH_BYTES = 400_000
+BATCH_BYTES = 256_000
+BATCH_FILES = 200
+"""A batch of files for a worker holds up to this many bytes or files, whichever comes first."""
+WORKER_MODULE = "reporlm.workspace.parse_worker"
 _SERVER_DIR = str(Path(__file__).resolve().parents[2])
 PROGRESS_SECONDS = 2.0
 _SQL_CHUNK = 500
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs(
     id INTEGER PRIMARY KEY, hash TEXT UNIQUE NOT NULL, language TEXT NOT NULL,
@@ -55,13 +60,16 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE TABLE IF NOT EXISTS defs(
     blob INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,
     end_line INTEGER NOT NULL, parent TEXT NOT NULL, signature TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS defs_name ON defs(name);
-CREATE INDEX IF NOT EXISTS defs_blob ON defs(blob);
 CREATE TABLE IF NOT EXISTS refs(
     blob INTEGER NOT NULL, name TEXT NOT NULL, lines TEXT NOT NULL, count INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
-CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
 """
+_INDEXES = {
+    "defs_name": "defs(name)",
+    "defs_blob": "defs(blob)",
+    "refs_name": "refs(name)",
+    "refs_blob": "refs(blob)",
+}
+_SCHEMA = _TABLES + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON {on};\n" for name, on in _INDEXES.items())
 
 
 def blob_hash(data: bytes) -> str:
@@ -85,7 +93,7 @@ def parse_content(data: bytes, language: str, grammars: GrammarSet | None = None
     """Tags of one file's bytes; never raises for bad input (the reason goes in `status`)."""
     digest = blob_hash(data)
     grammar = (grammars or load_grammars()).grammars[language]
-    longest = max((len(line) for line in data.split(b"\n")), default=0)
+    longest = max(map(len, data.split(b"\n")))
     if longest > MINIFIED_LINE_CHARS:
         return Parsed(
             digest, language, f"skipped: minified or generated (a line of {longest:,} chars)", [], []
@@ -340,6 +348,9 @@ class SymbolIndex:
             return
         rows: list[tuple[str, int | None, int, int, int, str]] = []
         jobs: list[tuple[str, str, int]] = []  # (path, language, size)
+        # Hashing a file here spares parsing content the index already holds (a branch switched
+        # back); an index that holds none leaves reading and hashing to the parsers.
+        hash_here = self._db.execute("SELECT 1 FROM blobs LIMIT 1").fetchone() is not None
         for path, info in changed.items():
             size_key = _stat_key(info)
             if info.st_size > MAX_INDEX_BYTES:
@@ -347,6 +358,9 @@ class SymbolIndex:
                 reason = f"skipped: too large ({info.st_size / 1e6:.1f} MB; the limit is {limit:.0f} MB)"
                 log.info("symbol index: %s %s", path, reason)
                 rows.append((path, None, *size_key, reason))
+                continue
+            if not hash_here:
+                jobs.append((path, wanted[path], info.st_size))
                 continue
             try:
                 with open(os.path.join(self.root, path), "rb") as handle:
@@ -362,10 +376,15 @@ class SymbolIndex:
                 rows.append((path, blob, *size_key, ""))
             else:
                 jobs.append((path, wanted[path], len(data)))
-        results = self._parse(jobs)
         stats = {path: _stat_key(changed[path]) for path, _, _ in jobs}
+        # One transaction, written as results arrive: the writing overlaps the parsing.
         with _transaction(self._db):
-            for path, outcome in results:
+            if not hash_here and jobs:
+                # Filling empty tables: building the indexes once at the end costs less than
+                # keeping them up to date row by row.
+                for name in _INDEXES:
+                    self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            for path, outcome in self._parse(jobs):
                 if isinstance(outcome, str):
                     log.info("symbol index: %s %s", path, outcome)
                     if not outcome.startswith("vanished"):
@@ -374,6 +393,8 @@ class SymbolIndex:
                 if outcome.status:
                     log.info("symbol index: %s %s", path, outcome.status)
                 rows.append((path, self._store(outcome), *stats[path], outcome.status))
+            for name, on in _INDEXES.items():
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
             self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
             if full:
@@ -384,33 +405,45 @@ class SymbolIndex:
         self.generation += 1
         self._load_view()
 
-    def _parse(self, jobs: list[tuple[str, str, int]]) -> list[tuple[str, Parsed | str]]:
+    def _parse(self, jobs: list[tuple[str, str, int]]) -> Iterable[tuple[str, Parsed | str]]:
         if not jobs:
             return []
         total = sum(size for _, _, size in jobs)
         log.info("symbol index: parsing %d files (%.1f MB) of %s", len(jobs), total / 1e6, self.root)
         if self.workers < 2 or total < PARALLEL_MIN_BYTES:
             return parse_batch(str(self.root), [(path, lang) for path, lang, _ in jobs])
-        return list(self._parse_parallel(jobs))
+        return self._parse_parallel(jobs)
 
     def _parse_parallel(self, jobs: list[tuple[str, str, int]]) -> Iterator[tuple[str, Parsed | str]]:
-        # Largest first onto the least loaded worker: parse time follows size.
-        loads = [0] * self.workers
-        groups: list[list[tuple[str, str, int]]] = [[] for _ in range(self.workers)]
-        for job in sorted(jobs, key=lambda job: -job[2]):
-            lightest = loads.index(min(loads))
-            groups[lightest].append(job)
-            loads[lightest] += job[2]
-        workers = [_Worker(str(self.root), _batches(group)) for group in groups if group]
+        # Largest first, each batch to the first worker free: parse time follows size, and the
+        # small batches at the end even out the finish.
+        pending = deque(_batches(sorted(jobs, key=lambda job: -job[2])))
+        results: queue.Queue[tuple[_Worker, list[tuple[str, Parsed | str]] | BaseException | None]]
+        results = queue.Queue()
+        workers = [_Worker(str(self.root), results) for _ in range(min(self.workers, len(pending)))]
         done = 0
         last_report = time.monotonic()
         try:
-            for results in _merged(workers):
-                done += len(results)
+            for worker in workers:
+                for _ in range(2):  # one to parse, one waiting in the pipe
+                    worker.send(pending.popleft() if pending else None)
+            running = len(workers)
+            while running:
+                worker, item = results.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    running -= 1
+                    if worker.outstanding:
+                        raise RuntimeError(f"a parse worker stopped early ({worker.exit_status()})")
+                    continue
+                worker.outstanding -= 1
+                worker.send(pending.popleft() if pending else None)
+                done += len(item)
                 if time.monotonic() - last_report > PROGRESS_SECONDS:
                     last_report = time.monotonic()
                     log.info("symbol index: %d/%d files parsed", done, len(jobs))
-                yield from results
+                yield from item
         finally:
             for worker in workers:
                 worker.stop()
@@ -540,11 +573,11 @@ class SymbolIndex:
             return list(self._db.execute("SELECT blob, name, count FROM refs"))
 
 
-def _batches(group: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
+def _batches(jobs: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
     batches: list[list[tuple[str, str]]] = [[]]
     size = 0
-    for path, lang, nbytes in group:
-        if size >= BATCH_BYTES:
+    for path, lang, nbytes in jobs:
+        if size >= BATCH_BYTES or len(batches[-1]) >= BATCH_FILES:
             batches.append([])
             size = 0
         batches[-1].append((path, lang))
@@ -553,62 +586,76 @@ def _batches(group: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
 
 
 class _Worker:
-    """One parse_worker process; its results arrive on a queue, one list per batch."""
+    """One parse_worker process: batches go in one at a time, and its results (one list per
+    batch) arrive on the shared queue, then None when its output ends."""
 
-    def __init__(self, root: str, batches: list[list[tuple[str, str]]]) -> None:
+    def __init__(
+        self,
+        root: str,
+        results: queue.Queue[tuple[_Worker, list[tuple[str, Parsed | str]] | BaseException | None]],
+    ) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SERVER_DIR, env.get("PYTHONPATH")]))
-        self.expected = len(batches)
+        self.outstanding = 0  # batches sent and not answered yet
+        self._closed = False
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reporlm.workspace.parse_worker"],
+            [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
         )
-        assert self.process.stdin is not None
-        # Written from a thread: a large job list could fill the pipe before the worker reads it.
-        self._writer = threading.Thread(target=self._send, args=(pickle.dumps((root, batches)),), daemon=True)
-        self._writer.start()
+        self._write(root)
+        self._reader = threading.Thread(target=self._read, args=(results,), daemon=True)
+        self._reader.start()
 
-    def _send(self, payload: bytes) -> None:
-        assert self.process.stdin is not None
+    def send(self, batch: list[tuple[str, str]] | None) -> None:
+        """Queue a batch; None says there are no more (the worker then exits)."""
+        if self._closed:
+            return
+        if batch is None:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # type: ignore[union-attr]
+            return
+        self.outstanding += 1
+        self._write(batch)
+
+    def _write(self, message: object) -> None:
+        # A batch is a short list of paths: the pipe holds two of them, so this does not block
+        # for long, and the worker reads the next one as soon as it has written its results.
         try:
-            self.process.stdin.write(payload)
-            self.process.stdin.close()
+            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
+            self.process.stdin.flush()  # type: ignore[union-attr]
         except OSError:
-            pass  # the worker died; reading its results reports it
+            pass  # the worker died; its output ends early and that is reported
 
-    def results(self, out: queue.Queue[list[tuple[str, Parsed | str]] | BaseException | None]) -> None:
+    def _read(
+        self, results: queue.Queue[tuple[_Worker, list[tuple[str, Parsed | str]] | BaseException | None]]
+    ) -> None:
         assert self.process.stdout is not None
         try:
-            for _ in range(self.expected):
-                out.put(pickle.load(self.process.stdout))
-            out.put(None)
-        except Exception as exc:  # EOFError: the worker crashed
-            out.put(RuntimeError(f"a parse worker failed ({type(exc).__name__}: {exc})"))
+            while True:
+                try:
+                    item = pickle.load(self.process.stdout)
+                except EOFError:
+                    break
+                results.put((self, item))
+            results.put((self, None))
+        except Exception as exc:  # a truncated or garbled message: the worker crashed
+            results.put((self, RuntimeError(f"a parse worker failed ({type(exc).__name__}: {exc})")))
+
+    def exit_status(self) -> str:
+        code = self.process.wait()
+        return f"exit status {code}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-def _merged(workers: list[_Worker]) -> Iterator[list[tuple[str, Parsed | str]]]:
-    results: queue.Queue[list[tuple[str, Parsed | str]] | BaseException | None] = queue.Queue()
-    readers = [threading.Thread(target=w.results, args=(results,), daemon=True) for w in workers]
-    for reader in readers:
-        reader.start()
-    finished = 0
-    while finished < len(workers):
-        item = results.get()
-        if item is None:
-            finished += 1
-        elif isinstance(item, BaseException):
-            raise item
-        else:
-            yield item
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 class _transaction:
