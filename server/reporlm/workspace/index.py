@@ -44,6 +44,8 @@ PARALLEL_MIN_BYTES = 1_500_000
 BATCH_BYTES = 256_000
 BATCH_FILES = 200
 """A batch of files for a worker holds up to this many bytes or files, whichever comes first."""
+MAIN_THREAD_MAX_BYTES = 64_000
+"""The indexing thread parses batches of files up to this size itself (each in milliseconds)."""
 WORKER_MODULE = "reporlm.workspace.parse_worker"
 _SERVER_DIR = str(Path(__file__).resolve().parents[2])
 PROGRESS_SECONDS = 2.0
@@ -415,20 +417,34 @@ class SymbolIndex:
         return self._parse_parallel(jobs)
 
     def _parse_parallel(self, jobs: list[tuple[str, str, int]]) -> Iterator[tuple[str, Parsed | str]]:
-        # Largest first, each batch to the first worker free: parse time follows size, and the
-        # small batches at the end even out the finish.
+        """Parse in `workers - 1` processes and in this thread, which also writes the results.
+
+        Batches go largest first to the first process free (parse time follows size); this
+        thread takes the smallest ones while no results wait. Parsing holds the GIL, so it
+        only takes batches of small files: other threads (a server's event loop) never wait
+        long. Starting one process fewer saves its start-up and the pickling of its share.
+        """
         pending = deque(_batches(sorted(jobs, key=lambda job: -job[2])))
         results: queue.Queue[tuple[_Worker, list[tuple[str, Parsed | str]] | BaseException | None]]
         results = queue.Queue()
-        workers = [_Worker(str(self.root), results) for _ in range(min(self.workers, len(pending)))]
+        workers = [_Worker(str(self.root), results) for _ in range(min(self.workers - 1, len(pending)))]
         done = 0
         last_report = time.monotonic()
+
+        def next_batch() -> list[tuple[str, str]] | None:
+            return pending.popleft()[1] if pending else None
+
         try:
             for worker in workers:
                 for _ in range(2):  # one to parse, one waiting in the pipe
-                    worker.send(pending.popleft() if pending else None)
+                    worker.send(next_batch())
             running = len(workers)
-            while running:
+            while running or pending:
+                if results.empty() and pending and (pending[-1][0] <= MAIN_THREAD_MAX_BYTES or not running):
+                    batch = parse_batch(str(self.root), pending.pop()[1])
+                    done += len(batch)
+                    yield from batch
+                    continue
                 worker, item = results.get()
                 if isinstance(item, BaseException):
                     raise item
@@ -438,7 +454,7 @@ class SymbolIndex:
                         raise RuntimeError(f"a parse worker stopped early ({worker.exit_status()})")
                     continue
                 worker.outstanding -= 1
-                worker.send(pending.popleft() if pending else None)
+                worker.send(next_batch())
                 done += len(item)
                 if time.monotonic() - last_report > PROGRESS_SECONDS:
                     last_report = time.monotonic()
@@ -573,14 +589,15 @@ class SymbolIndex:
             return list(self._db.execute("SELECT blob, name, count FROM refs"))
 
 
-def _batches(jobs: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
-    batches: list[list[tuple[str, str]]] = [[]]
-    size = 0
+def _batches(jobs: list[tuple[str, str, int]]) -> list[tuple[int, list[tuple[str, str]]]]:
+    """Consecutive jobs (path, language, size) in batches, each with the size of its largest."""
+    batches: list[tuple[int, list[tuple[str, str]]]] = []
+    size = BATCH_BYTES
     for path, lang, nbytes in jobs:
-        if size >= BATCH_BYTES or len(batches[-1]) >= BATCH_FILES:
-            batches.append([])
+        if size >= BATCH_BYTES or len(batches[-1][1]) >= BATCH_FILES:
+            batches.append((nbytes, []))
             size = 0
-        batches[-1].append((path, lang))
+        batches[-1][1].append((path, lang))
         size += nbytes
     return batches
 
