@@ -159,7 +159,10 @@ class _Worker:
         stdout = self.process.stdout
         assert stdout is not None
         try:
-            line = await asyncio.wait_for(stdout.readline(), max(timeout, 0.0))
+            # Not asyncio.wait_for: in Python 3.11 it loses a cancellation that lands as the line
+            # arrives, and a cancelled run would then go on with its block to the end.
+            async with asyncio.timeout(max(timeout, 0.0)):
+                line = await stdout.readline()
         except ValueError:  # the line is longer than the stream's limit
             raise _WorkerFailed("the worker sent a message over the size limit") from None
         if not line:
@@ -172,7 +175,8 @@ class _Worker:
 
     async def _exit_code(self) -> int | None:
         try:
-            return await asyncio.wait_for(self.process.wait(), 1.0)
+            async with asyncio.timeout(1.0):
+                return await self.process.wait()
         except TimeoutError:
             return None
 
