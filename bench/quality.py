@@ -61,7 +61,7 @@ from bench.evalset import (
     select,
 )
 from bench.modes import CONTEXT_TOKENS, MODES, Mode, Outcome, RunConfig, make_mode
-from bench.records import RUN_FILE, append_record, read_records, write_predictions
+from bench.records import RUN_FILE, append_record, read_records, read_run, write_predictions
 from bench.report import load_runs, render_table
 from reporlm.app import build_models, resolve_provider
 from reporlm.config import ConfigError, Settings, load_settings
@@ -110,12 +110,11 @@ class Plan:
 
 def start_run_file(out: Path, config: RunConfig, plan_info: dict[str, Any], argv: Sequence[str]) -> None:
     """Create run.json, or check that the run in ``out`` is this one and log this invocation."""
-    path = out / RUN_FILE
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     invocation = {"at": now, "command": shlex.join(["python", "-m", "bench.quality", *argv]), **plan_info}
     wanted = _config_json(config)
-    if path.is_file():
-        run = json.loads(path.read_text("utf-8"))
+    run = read_run(out)
+    if run is not None:
         differs = [k for k in _SAME_RUN_KEYS if run.get(k) != wanted.get(k)]
         if differs:
             detail = ", ".join(f"{k}: {run.get(k)!r} there, {wanted.get(k)!r} now" for k in differs)
@@ -130,7 +129,7 @@ def start_run_file(out: Path, config: RunConfig, plan_info: dict[str, Any], argv
             "invocations": [invocation],
         }
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / RUN_FILE).write_text(json.dumps(run, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _config_json(config: RunConfig) -> dict[str, Any]:

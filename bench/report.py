@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.evalset import KINDS
-from bench.records import RUN_FILE, read_records
+from bench.records import RUN_FILE, read_records, read_run
 
 _MODE_ORDER = {"rlm": 0, "direct": 1, "retrieval": 2}
 
@@ -65,10 +65,9 @@ def load_runs(folders: Iterable[Path]) -> list[Run]:
     runs: dict[tuple[str, str, str, str], Run] = {}
     for folder in folders:
         folder = Path(folder)
-        run_file = folder / RUN_FILE
-        if not run_file.is_file():
+        info = read_run(folder)
+        if info is None:
             raise SystemExit(f"report: {folder} holds no quality run (no {RUN_FILE})")
-        info = json.loads(run_file.read_text("utf-8"))
         key = (info["mode"], info["provider"], info["model"], info.get("sub_model", ""))
         run = runs.setdefault(key, Run(*key))
         run.folders.append(folder)
