@@ -71,6 +71,7 @@ export class ServerClient implements vscode.Disposable {
   }
 
   async restart(): Promise<void> {
+    await this.starting?.catch(() => undefined);
     await this.stop();
     await this.ensureStarted().catch(() => undefined);
   }
@@ -140,6 +141,8 @@ export class ServerClient implements vscode.Disposable {
       return;
     }
     this.log.info(`starting: ${python.command} -m reporlm serve (from ${python.source}; reporlm ${check.version})`);
+    this.sentOptions = this.currentOptions();
+    this.log.info(`options: ${JSON.stringify(this.sentOptions)}`);
     const server: ServerOptions = {
       command: python.command,
       args: ['-m', 'reporlm', 'serve'],
@@ -149,7 +152,7 @@ export class ServerClient implements vscode.Disposable {
       documentSelector: [{ scheme: 'file' }],
       workspaceFolder: folder,
       outputChannel: this.log,
-      initializationOptions: (this.sentOptions = this.currentOptions()),
+      initializationOptions: this.sentOptions,
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
@@ -179,6 +182,10 @@ export class ServerClient implements vscode.Disposable {
     }
     client.onNotification(Notifications.trace, (event: TraceEvent) => this.traceEmitter.fire(event));
     this.setState({ kind: 'running', version: check.version });
+    // Settings that changed while the server was starting went nowhere: send them now.
+    if (JSON.stringify(this.currentOptions()) !== JSON.stringify(this.sentOptions)) {
+      await this.sendSettings();
+    }
   }
 
   private currentOptions(): Options {

@@ -35,7 +35,7 @@ const QUIET: Record<string, unknown> = {
   'telemetry.telemetryLevel': 'off',
   'update.mode': 'none',
   'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
+  'extensions.autoUpdate': 'off',
   'extensions.ignoreRecommendations': true,
   'workbench.enableExperiments': false,
   'workbench.startupEditor': 'none',
@@ -91,7 +91,7 @@ export class CodeServer {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: STEP_MS,
     });
-    writeFileSync(join(s, 'user-data/User/settings.json'), JSON.stringify({ ...QUIET, ...this.launch.settings }, null, 2));
+    this.writeSettings(this.launch.settings);
 
     const port = await freePort();
     const log = createWriteStream(join(s, 'logs/code-server.log'));
@@ -115,9 +115,26 @@ export class CodeServer {
     );
     this.proc.stdout?.pipe(log);
     this.proc.stderr?.pipe(log);
+    // If the test runner itself is stopped (timeout, Ctrl-C), code-server must not outlive it: its
+    // extension host would wait hours for the browser to reconnect.
+    const group = -this.proc.pid!;
+    const killGroup = () => signal(group, 'SIGKILL');
+    process.once('exit', killGroup);
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        killGroup();
+        process.exit(1);
+      });
+    }
     const base = `http://127.0.0.1:${port}`;
     await waitFor('code-server /healthz', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok === true);
     this.url = `${base}/?folder=${encodeURIComponent(this.launch.folder)}`;
+  }
+
+  /** Replaces the user settings; a running VS Code picks the change up as a user's edit. */
+  writeSettings(settings: Record<string, unknown>): void {
+    const path = join(this.launch.scratch, 'user-data/User/settings.json');
+    writeFileSync(path, JSON.stringify({ ...QUIET, ...settings }, null, 2));
   }
 
   /** Opens the workbench in headless Chromium; only loopback requests are let through. */
