@@ -131,10 +131,15 @@ export class CodeServer {
     this.url = `${base}/?folder=${encodeURIComponent(this.launch.folder)}`;
   }
 
-  /** Replaces the user settings; a running VS Code picks the change up as a user's edit. */
-  writeSettings(settings: Record<string, unknown>): void {
-    const path = join(this.launch.scratch, 'user-data/User/settings.json');
-    writeFileSync(path, JSON.stringify({ ...QUIET, ...settings }, null, 2));
+  /**
+   * VS Code's quiet settings go to the user settings, the test's to the Remote (machine) settings:
+   * the extension's settings are machine-scoped, and in code-server those are read from there.
+   */
+  private writeSettings(settings: Record<string, unknown>): void {
+    const data = join(this.launch.scratch, 'user-data');
+    mkdirSync(join(data, 'Machine'), { recursive: true });
+    writeFileSync(join(data, 'User/settings.json'), JSON.stringify(QUIET, null, 2));
+    writeFileSync(join(data, 'Machine/settings.json'), JSON.stringify(settings, null, 2));
   }
 
   /** Opens the workbench in headless Chromium; only loopback requests are let through. */
