@@ -152,7 +152,7 @@ describe('the extension in VS Code', { timeout: 12 * STEP_MS }, () => {
 });
 
 async function runCommand(page: Page, title: string): Promise<void> {
-  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+  // Webviews hand F1 on to the workbench, so this works wherever the focus is.
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
