@@ -1,6 +1,6 @@
 /**
  * Runs ask / plan / explain: a history entry in the answer panel, a cancellable notification with
- * live step messages (the server's work-done progress, else a summary of the trace), and the result
+ * live step messages (the server's work-done progress; the status bar sums up the trace), and the result
  * rendered with its citations. Cancel sends both `$/cancelRequest` and a progress cancel; the
  * server stops the run and answers the request with the partial result.
  */
@@ -44,10 +44,6 @@ export class Runner implements vscode.Disposable {
   private readonly running = new Map<number, Running>();
   private readonly disposables: vscode.Disposable[] = [];
   private statusTimer: NodeJS.Timeout | undefined;
-  /** The trace run the current request produces, learnt from its first event. */
-  private activeRun: string | undefined;
-  private activeReport: ((message: string) => void) | undefined;
-  private serverMessages = false;
 
   constructor(
     private readonly server: ServerClient,
@@ -57,18 +53,9 @@ export class Runner implements vscode.Disposable {
   ) {
     this.disposables.push(
       server.onTrace((event) => {
-        const run = this.trace.add(event);
-        if (event.depth === 0 && event.kind === 'run_start') {
-          this.activeRun = run;
-        }
-        const summary = this.activeRun ? this.trace.model.summary(this.activeRun) : undefined;
-        if (summary && this.activeReport && !summary.finished) {
-          const text = describeProgress(summary);
-          this.status.setActivity(text);
-          if (!this.serverMessages) {
-            this.activeReport(text);
-          }
-        }
+        // The status bar follows the run the latest event belongs to.
+        const summary = this.trace.model.summary(this.trace.add(event));
+        this.status.setActivity(summary && !summary.finished ? describeProgress(summary) : '');
       }),
     );
   }
@@ -131,9 +118,6 @@ export class Runner implements vscode.Disposable {
             progress.report({ message });
             this.panel.update(id, { progress: message });
           };
-          this.activeRun = undefined;
-          this.activeReport = report;
-          this.serverMessages = false;
           let progressListener: vscode.Disposable | undefined;
           try {
             const client = await this.server.ensureStarted();
@@ -141,7 +125,6 @@ export class Runner implements vscode.Disposable {
               if (value.kind !== 'end') {
                 const message = (value as WorkDoneProgressBegin | WorkDoneProgressReport).message;
                 if (message) {
-                  this.serverMessages = true;
                   report(message);
                 }
               }
@@ -152,7 +135,6 @@ export class Runner implements vscode.Disposable {
             this.fail(id, err, cancelled);
           } finally {
             progressListener?.dispose();
-            this.activeReport = undefined;
           }
         },
       );
