@@ -268,7 +268,14 @@ class GitHistory:
         except git.GitCommandError as exc:
             if exc.status in ok_codes:
                 return ""
-            raise WorkspaceError(_explain(exc)) from None
+            message = _explain(exc)
+            unknown = ("unknown revision", "invalid object name", "bad revision", "bad object")
+            if any(text in message for text in unknown) and self._is_shallow():
+                message += " (this is a shallow clone: older history is not available)"
+            raise WorkspaceError(message) from None
+
+    def _is_shallow(self) -> bool:
+        return (Path(self._repo.common_dir) / "shallow").exists()
 
 
 def _explain(exc: Any) -> str:
@@ -278,8 +285,6 @@ def _explain(exc: Any) -> str:
             "git refuses this repository (dubious ownership: it belongs to another user). "
             "To allow it: git config --global --add safe.directory <path>"
         )
-    if "shallow" in message or "grafted" in message:
-        message += " (this is a shallow clone: older history is not available)"
     return f"git: {message or 'the command failed'}"
 
 
