@@ -98,3 +98,19 @@ class FakeAPI:
                 pass  # keep test output clean
 
         return Handler
+
+
+def openai_chat(text: str, prompt_tokens: int = 100, model: str = "m") -> dict[str, Any]:
+    """The body of an OpenAI-compatible chat completion that answers `text`."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": 10,
+            "total_tokens": prompt_tokens + 10,
+        },
+    }

@@ -19,24 +19,10 @@ from evalpack_helpers import FILES, QUESTIONS, TinyPack
 
 from bench import quality
 from fake_api import FakeAPI, Received
+from fake_api import openai_chat as chat
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 Q_WHERE, Q_IMPORTERS = (q["id"] for q in QUESTIONS)
-
-
-def chat(text: str, prompt_tokens: int = 100) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": 10,
-            "total_tokens": prompt_tokens + 10,
-        },
-    }
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -10,22 +10,12 @@ import sys
 from pathlib import Path
 
 from fake_api import FakeAPI
+from fake_api import openai_chat as chat
 
 from .conftest import server_env
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "github-actions"
 SCRIPT = EXAMPLES / "reporlm-pr-comment.sh"
-
-
-def chat(text: str) -> dict[str, object]:
-    return {
-        "id": "c",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-    }
 
 
 def comment(verb: str, text: str, repo: Path, fake: FakeAPI, tmp_path: Path, flags: str = "", **env: str):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from fake_api import FakeAPI
+from fake_api import openai_chat as chat
 from reporlm.lsp import wire
 
 from .conftest import alive, command, descendants, make_client, open_repo, server_env, write_script
@@ -27,17 +28,6 @@ PLAN = """# Plan: make retries configurable
 ## Risks
 - Orders pass `retries=5` explicitly: `shop/orders.py:5`
 """
-
-
-def chat(text: str) -> dict[str, object]:
-    return {
-        "id": "c",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-    }
 
 
 def cli_args(verb: str, text: str, repo: Path, fake: FakeAPI, *extra: str) -> list[str]:
