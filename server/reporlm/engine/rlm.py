@@ -27,6 +27,7 @@ from reporlm.engine.trace import Tracer, preview
 from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
 from reporlm.workspace import Repo, WorkspaceError
+from reporlm.workspace.tree import human_size
 
 log = logging.getLogger(__name__)
 
@@ -517,22 +518,13 @@ def describe_repo(repo: Repo, question: str = "", map_tokens: int = REPO_MAP_TOK
     a ranked map of its key files and definitions, personalized to names in the question."""
     s = repo.summary()
     langs = ", ".join(f"{name} {count}" for name, count in list(s.languages.items())[:8]) or "none recognised"
-    text = f"{s.file_count} files, {_human_bytes(s.total_bytes)}. Languages: {langs}.\nTop level:\n{s.tree}"
+    text = f"{s.file_count} files, {human_size(s.total_bytes)}. Languages: {langs}.\nTop level:\n{s.tree}"
     try:
         repo_map = repo.repo_map(question, max_tokens=map_tokens) if map_tokens > 0 else ""
     except Exception:  # the map is a help, never a reason to fail the question
         log.exception("the repository map could not be built")
         repo_map = ""
     return f"{text}\n\n{repo_map}" if repo_map else text
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _estimate_tokens(messages: list[Message]) -> int:
