@@ -87,3 +87,10 @@ def test_verbose_trace_goes_to_stderr_only(fake_api: FakeAPI, small_repo: Path, 
     assert done.returncode == 0, done.stderr
     assert "iteration 1/30" in done.stderr and "print(len(repo.files()))" in done.stderr
     assert "iteration 1/30" not in done.stdout and done.stdout.startswith("Five files")
+
+
+def test_a_bad_thread_count_is_a_usage_error(small_repo: Path, tmp_path: Path) -> None:
+    flag = run_cli(["ask", "q", "--repo", str(small_repo), "--local-threads", "0"], tmp_path)
+    assert flag.returncode == 2 and "local_threads must be a whole number of CPU threads" in flag.stderr
+    env = run_cli(["ask", "q", "--repo", str(small_repo)], tmp_path, REPORLM_LOCAL_THREADS="all")
+    assert env.returncode == 2 and "REPORLM_LOCAL_THREADS='all'" in env.stderr

@@ -59,3 +59,35 @@ def test_broken_toml_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / ".reporlm.toml").write_text("model = \n")
     with pytest.raises(ConfigError, match="cannot read reporlm settings"):
         load_settings(tmp_path, env={})
+
+
+def test_local_threads_from_file_env_and_flags(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, env={}).local_threads is None  # every usable core, chosen by the client
+    (tmp_path / ".reporlm.toml").write_text("local_threads = 1\n")
+    assert load_settings(tmp_path, env={}).local_threads == 1
+    env = {"REPORLM_LOCAL_THREADS": " 3 "}
+    assert load_settings(tmp_path, env=env).local_threads == 3
+    assert load_settings(tmp_path, env=env, overrides={"local_threads": 2}).local_threads == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        (
+            {"REPORLM_LOCAL_THREADS": "many"},
+            {},
+            r"REPORLM_LOCAL_THREADS='many': local_threads must be a whole",
+        ),
+        ({"REPORLM_LOCAL_THREADS": "1.5"}, {}, r"REPORLM_LOCAL_THREADS='1.5'"),
+        ({}, {"local_threads": 0}, r"local_threads must be a whole number of CPU threads, at least 1, not 0"),
+        ({}, {"local_threads": -2}, r"at least 1, not -2"),
+        ({}, {"local_threads": 2.5}, r"not 2\.5"),
+        ({}, {"local_threads": True}, r"not True"),
+        ({}, {"local_threads": "4"}, r"not '4'"),
+    ],
+)
+def test_local_threads_must_be_a_positive_whole_number(
+    env: dict[str, str], overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, env=env, overrides=overrides)

@@ -49,6 +49,8 @@ def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
     kwargs: dict[str, object] = {}
     if provider == "local":
         kwargs["n_ctx"] = LOCAL_CONTEXT_TOKENS
+        if settings.local_threads is not None:
+            kwargs["n_threads"] = settings.local_threads
     else:
         kwargs.update(base_url=settings.base_url, api_key=settings.api_key)
     client = make_client(provider, **kwargs)

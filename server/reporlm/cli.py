@@ -95,6 +95,11 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--block-seconds", type=float, help="wall-clock limit of one code block (default 60)"
     )
+    command.add_argument(
+        "--local-threads",
+        type=int,
+        help="CPU threads of the embedded model (default: every core this process may use)",
+    )
     command.add_argument("--json", action="store_true", help="print the full result as JSON")
     command.add_argument(
         "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
@@ -147,6 +152,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "base_url": args.base_url,
         "api_key_file": str(Path(args.api_key_file).expanduser().resolve()) if args.api_key_file else None,
         "block_seconds": args.block_seconds,
+        "local_threads": args.local_threads,
         "limits": {k: v for k, v in limits.items() if v is not None},
     }
     return {k: v for k, v in overrides.items() if v not in (None, {})}

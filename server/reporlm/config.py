@@ -9,6 +9,7 @@ and a base URL it chose would receive the user's API key.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ _ENV = {
     "model": "REPORLM_MODEL",
     "sub_model": "REPORLM_SUB_MODEL",
     "base_url": "REPORLM_BASE_URL",
+    "local_threads": "REPORLM_LOCAL_THREADS",
 }
 _API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 _UNTRUSTED_KEYS = {"base_url", "api_key", "api_key_file"}
@@ -32,6 +34,20 @@ _UNTRUSTED_KEYS = {"base_url", "api_key", "api_key_file"}
 
 class ConfigError(Exception):
     """Settings that cannot work: an unknown key, a wrong type, a missing key file."""
+
+
+@dataclass(frozen=True)
+class _Number:
+    """A numeric setting's type and lower bound, and how to say what it must be."""
+
+    kind: type[int] | type[float]
+    minimum: float
+    meaning: str
+
+
+_NUMBERS = {
+    "local_threads": _Number(int, 1, "a whole number of CPU threads, at least 1"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,8 @@ class Settings:
     """A file holding the API key, for setups that keep keys out of the environment."""
     api_key: str | None = field(default=None, repr=False)
     """From the environment or api_key_file; never logged, traced or given to the sandbox."""
+    local_threads: int | None = None
+    """CPU threads llama.cpp uses for the embedded model; None: every core this process may use."""
 
     def public(self) -> dict[str, Any]:
         """The settings with secrets removed, for status reports and traces."""
@@ -76,7 +94,7 @@ def load_settings(
     merged: dict[str, Any] = {}
     if repo is not None:
         merged.update(_from_repo_file(repo))
-    merged.update({key: env[var] for key, var in _ENV.items() if env.get(var)})
+    merged.update({key: _from_env(key, var, env[var]) for key, var in _ENV.items() if env.get(var)})
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -106,12 +124,39 @@ def _from_repo_file(repo: Path) -> dict[str, Any]:
     return table
 
 
+def _from_env(key: str, var: str, raw: str) -> Any:
+    """An environment variable's text as the setting's type (numbers are checked in `_build`)."""
+    number = _NUMBERS.get(key)
+    if number is None:
+        return raw
+    try:
+        return number.kind(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r}: {key} must be {number.meaning}") from None
+
+
+def _checked_number(key: str, value: Any) -> int | float:
+    number = _NUMBERS[key]
+    ok_types = (int,) if number.kind is int else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, ok_types)
+        or not math.isfinite(value)
+        or value < number.minimum
+    ):
+        raise ConfigError(f"{key} must be {number.meaning}, not {value!r}")
+    return number.kind(value)
+
+
 def _build(values: dict[str, Any]) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - known.keys())
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     values = dict(values)
+    for key in _NUMBERS.keys() & values.keys():
+        if values[key] is not None:
+            values[key] = _checked_number(key, values[key])
     limits = values.pop("limits", {})
     if not isinstance(limits, Mapping):
         raise ConfigError("budget/limits must be a table of limits")

@@ -158,13 +158,19 @@ async def test_the_real_embedded_model_answers(capfd, monkeypatch, tmp_path: Pat
         pytest.skip(reason)
     # A fresh cache, so the file is really assembled from the installed packages and verified.
     monkeypatch.setenv("REPORLM_CACHE_DIR", str(tmp_path))
-    client = LocalClient(n_ctx=2048)
+    client = LocalClient(n_ctx=2048, n_threads=2)
     try:
         messages = [
             Message("system", "You answer with one short line."),
             Message("user", "What is the Python keyword to define a function?"),
         ]
         completion = await client.complete(messages, model="qwen2.5-coder-0.5b", max_tokens=16)
+        # The thread count reached llama.cpp's context (llama-cpp-python alone would use half the cores).
+        import llama_cpp
+
+        (slot,) = client._models["qwen2.5-coder-0.5b"]
+        assert llama_cpp.llama_n_threads(slot.llm.ctx) == 2
+        assert llama_cpp.llama_n_threads_batch(slot.llm.ctx) == 2
     finally:
         await client.aclose()
         for gguf in tmp_path.glob("models/*.gguf"):
@@ -176,3 +182,31 @@ async def test_the_real_embedded_model_answers(capfd, monkeypatch, tmp_path: Pat
     assert completion.stop_reason in ("stop", "length")
     out, _ = capfd.readouterr()
     assert out == "", "llama.cpp wrote to stdout"
+
+
+async def test_the_thread_setting_reaches_llama(fake_llama: Path, monkeypatch) -> None:
+    from reporlm.app import build_models
+    from reporlm.config import load_settings
+
+    async def loaded_kwargs(env: dict[str, str]) -> dict[str, Any]:
+        FakeLlama.instances = []
+        models = build_models(load_settings(None, env=env, overrides={"provider": "local"}), env)
+        try:
+            await models.root.complete([Message("user", "hi")], model=str(fake_llama), max_tokens=8)
+        finally:
+            await models.root.aclose()
+        (llm,) = FakeLlama.instances
+        return llm.kwargs
+
+    chosen = await loaded_kwargs({"REPORLM_LOCAL_THREADS": "3"})
+    assert chosen["n_threads"] == 3 and chosen["n_threads_batch"] == 3
+    # By default: the cores this process may run on, not llama.cpp's half of the machine.
+    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    default = await loaded_kwargs({})
+    assert default["n_threads"] == 5 and default["n_threads_batch"] == 5
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_a_thread_count_below_one_or_not_whole_is_refused(fake_llama: Path, threads: Any) -> None:
+    with pytest.raises(ValueError, match="n_threads must be a whole number of at least 1"):
+        LocalClient(n_threads=threads)

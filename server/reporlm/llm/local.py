@@ -124,17 +124,23 @@ class LocalClient:
     """``ModelClient`` for an embedded GGUF model.
 
     ``model`` in ``complete`` is a name from ``weights.MODELS`` (assembled and verified on first use)
-    or a path to a ``.gguf`` file. Greedy decoding at temperature 0. Costs nothing. ``slots`` is the
-    number of llama.cpp contexts kept per model (see the module docstring); 1 saves memory.
+    or a path to a ``.gguf`` file. Greedy decoding at temperature 0. Costs nothing. ``n_threads`` is
+    the CPU threads llama.cpp uses for generation and for prompt processing (default: every core this
+    process may use). ``slots`` is the number of llama.cpp contexts kept per model (see the module
+    docstring); 1 saves memory.
     """
 
     provider = "local"
 
     def __init__(self, n_ctx: int = 16384, n_threads: int | None = None, slots: int = 2) -> None:
+        if n_threads is not None and (
+            isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1
+        ):
+            raise ValueError(f"local: n_threads must be a whole number of at least 1, not {n_threads!r}")
         self._llama_cpp = _import_llama_cpp()
         self.n_ctx = n_ctx
         # llama.cpp's default is half the cores, which leaves a 2-core machine with one thread.
-        self.n_threads = n_threads or _usable_cpus()
+        self.n_threads = _usable_cpus() if n_threads is None else n_threads
         self.slots = max(1, slots)
         self._models: dict[str, list[_Slot]] = {}
         self._paths: dict[str, Path] = {}
