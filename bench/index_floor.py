@@ -8,7 +8,8 @@ process, one step after another, so a busy machine inflates them less than wall 
 
 - universal-ctags -R on the tree (the reference, one core);
 - tree-sitter parsing of every file the index parses, and one pass of the tags query over
-  each tree, timed apart file by file;
+  each tree, timed apart file by file; beside it, one pass of a query that matches nothing,
+  which is what walking a tree costs whatever the patterns;
 - the whole per-file work (parse, query, tags, hash), as a worker does it;
 - the cold index itself (the indexing thread and its worker processes), with its wall time.
 
@@ -36,7 +37,7 @@ def _cpu(who: int) -> float:
 
 
 def breakdown(name: str, tree: Path) -> list[str]:
-    from tree_sitter import QueryCursor
+    from tree_sitter import Query, QueryCursor
 
     from reporlm.workspace import Repo
     from reporlm.workspace.grammars import load_grammars
@@ -59,15 +60,20 @@ def breakdown(name: str, tree: Path) -> list[str]:
     ]
     for _, grammar in sources:  # compiled before timing, as a worker does once
         grammar.tags_query()
+    # A query with one pattern no tree holds: the cursor still visits every node.
+    empty = {g.key: Query(g.language(), "(ERROR (ERROR (ERROR)))") for _, g in sources}
     # File by file, as the index does: a tree is queried while it is still in the caches.
-    parse_cpu = query_cpu = 0.0
+    parse_cpu = query_cpu = walk_cpu = 0.0
     for data, grammar in sources:
         before = time.process_time()
         parsed = grammar.parser().parse(data)
         middle = time.process_time()
         QueryCursor(grammar.tags_query()[0]).matches(parsed.root_node)
+        after = time.process_time()
+        QueryCursor(empty[grammar.key]).matches(parsed.root_node)
         parse_cpu += middle - before
-        query_cpu += time.process_time() - middle
+        query_cpu += after - middle
+        walk_cpu += time.process_time() - after
     before = _cpu(resource.RUSAGE_SELF)
     for data, grammar in sources:
         parse_content(data, grammar.key, grammars)
@@ -96,6 +102,7 @@ def breakdown(name: str, tree: Path) -> list[str]:
         f"  universal-ctags -R           CPU {ctags_cpu:6.2f} s   wall {ctags_wall:6.2f} s",
         f"  tree-sitter parse alone      CPU {parse_cpu:6.2f} s   {times_ctags(parse_cpu)}",
         f"  one tags query pass          CPU {query_cpu:6.2f} s   {times_ctags(query_cpu)}",
+        f"    of which walking the tree  CPU {walk_cpu:6.2f} s   (a query that matches nothing)",
         f"  all per-file work            CPU {work_cpu:6.2f} s   {times_ctags(work_cpu)}",
         f"  cold index                   CPU {own + children:6.2f} s   (indexing thread {own:.2f}, "
         f"workers {children:.2f}); wall {wall:.2f} s = {wall / ctags_wall:.1f}× ctags wall",
