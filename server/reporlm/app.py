@@ -59,6 +59,7 @@ def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
 
 def engine_options(settings: Settings, provider: str) -> EngineOptions:
     from reporlm.engine.options import EngineOptions
+    from reporlm.engine.trace_retention import TraceRetention
     from reporlm.sandbox import SandboxLimits
 
     options = EngineOptions(
@@ -70,6 +71,7 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
         ),
         output_chars=settings.output_chars,
         concurrency=settings.concurrency,
+        trace_retention=TraceRetention(settings.trace_max_age_days, settings.trace_max_mb),
     )
     if provider == "local":
         # A small model on two cores: shorter turns and a context that fits its window.

@@ -104,6 +104,16 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
     )
+    command.add_argument(
+        "--trace-max-age-days",
+        type=float,
+        help="remove the server's traces older than this when a run starts (default 14; 0: no limit)",
+    )
+    command.add_argument(
+        "--trace-max-mb",
+        type=float,
+        help="then the oldest while they exceed this many MB (default 200; 0: no cap)",
+    )
     command.add_argument("-v", "--verbose", action="store_true", help="print the trace live on stderr")
 
 
@@ -153,6 +163,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "api_key_file": str(Path(args.api_key_file).expanduser().resolve()) if args.api_key_file else None,
         "block_seconds": args.block_seconds,
         "local_threads": args.local_threads,
+        "trace_max_age_days": args.trace_max_age_days,
+        "trace_max_mb": args.trace_max_mb,
         "limits": {k: v for k, v in limits.items() if v is not None},
     }
     return {k: v for k, v in overrides.items() if v not in (None, {})}

@@ -3,7 +3,8 @@
 and LSP initializationOptions.
 
 Secrets are never read from a repository file, and neither is `base_url`: a repository is untrusted,
-and a base URL it chose would receive the user's API key.
+and a base URL it chose would receive the user's API key. Nor is trace retention, which decides what
+is deleted from a folder shared by all repositories.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ _ENV = {
     "sub_model": "REPORLM_SUB_MODEL",
     "base_url": "REPORLM_BASE_URL",
     "local_threads": "REPORLM_LOCAL_THREADS",
+    "trace_max_age_days": "REPORLM_TRACE_MAX_AGE_DAYS",
+    "trace_max_mb": "REPORLM_TRACE_MAX_MB",
 }
 _API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-_UNTRUSTED_KEYS = {"base_url", "api_key", "api_key_file"}
+# Trace retention too: the trace folder holds the traces of every repository, and a repository
+# must not decide what is deleted from it.
+_UNTRUSTED_KEYS = {"base_url", "api_key", "api_key_file", "trace_max_age_days", "trace_max_mb"}
 
 
 class ConfigError(Exception):
@@ -47,6 +52,8 @@ class _Number:
 
 _NUMBERS = {
     "local_threads": _Number(int, 1, "a whole number of CPU threads, at least 1"),
+    "trace_max_age_days": _Number(float, 0, "a number of days, 0 or more (0: no age limit)"),
+    "trace_max_mb": _Number(float, 0, "a size in MB, 0 or more (0: no size cap)"),
 }
 
 
@@ -74,6 +81,11 @@ class Settings:
     """From the environment or api_key_file; never logged, traced or given to the sandbox."""
     local_threads: int | None = None
     """CPU threads llama.cpp uses for the embedded model; None: every core this process may use."""
+    trace_max_age_days: float = 14.0
+    """When a run starts its trace, older traces in the trace folder are removed; 0: no age limit."""
+    trace_max_mb: float = 200.0
+    """When a run starts its trace, the oldest traces are removed while the folder's traces add up to
+    more than this; 0: no size cap. Neither trace setting is taken from a repository file."""
 
     def public(self) -> dict[str, Any]:
         """The settings with secrets removed, for status reports and traces."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reporlm.engine.budget import Limits
+from reporlm.engine.trace_retention import TraceRetention
 from reporlm.sandbox import SandboxLimits
 
 
@@ -32,3 +33,5 @@ class EngineOptions:
     retry_temperature: float = 0.7
     """Sampling temperature of the turn after a nudge (otherwise 0: greedy)."""
     prompt_version: str = "v1"
+    trace_retention: TraceRetention | None = field(default_factory=TraceRetention)
+    """Applied to a run's trace folder when the run starts its trace; None keeps every trace."""

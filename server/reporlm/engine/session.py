@@ -80,6 +80,8 @@ class Session:
             repo = self.repo.scoped(scope) if scope else self.repo
             run: RLMRun | None = None
             try:
+                if trace_file:
+                    await self._prune_traces(trace_file)
                 sandbox = await self._ensure_sandbox(runtime)
                 note = self._session_note()
                 run = RLMRun(
@@ -155,6 +157,16 @@ class Session:
         if self._sandbox is None:
             self._sandbox = await runtime.start_sandbox(self._dispatch)
         return self._sandbox
+
+    async def _prune_traces(self, trace_file: Path) -> None:
+        """Apply the retention policy to the folder of the trace this run has just started."""
+        retention = self.options.trace_retention
+        if retention is None:
+            return
+        try:
+            await asyncio.to_thread(retention.prune, trace_file.parent, keep=trace_file)
+        except Exception:  # cleaning up old traces must never stop a run
+            log.exception("removing old traces from %s failed", trace_file.parent)
 
     def _prompts(self) -> PromptSet:
         return load_prompts(self.models.root_model, self.options.prompt_version)
