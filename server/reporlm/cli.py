@@ -1,9 +1,10 @@
-"""`reporlm serve | ask | plan`.
+"""`reporlm serve | ask | plan | index`.
 
 `ask` and `plan` start `reporlm serve` as a child process and speak LSP to it over stdio, so a CI
 job runs exactly the path an editor runs. Exit codes a CI job can branch on: 0 answered, 1 partial
 answer (a budget ran out), 2 usage or configuration error, 3 model provider error; 130 when
-interrupted (the partial answer is still printed).
+interrupted (the partial answer is still printed). `index` builds or refreshes the symbol index in
+this process (see `index_cli`): 0 ready, 1 indexing failed, 2 usage error.
 
 Heavy modules are imported inside the commands: `reporlm serve` must answer `initialize` fast.
 """
@@ -65,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(plan)
     plan.set_defaults(run=_plan)
 
+    index = sub.add_parser(
+        "index",
+        help="build or refresh the repository's symbol index and show what it holds and skipped",
+    )
+    index.add_argument("--repo", default=".", help="the repository folder (default: the current folder)")
+    index.add_argument("--json", action="store_true", help="print the status as one JSON object")
+    index.set_defaults(run=_index)
+
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     transport = serve.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
@@ -123,6 +132,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.tcp:
         return serve_tcp(args.host, args.port, args.log_level)
     serve_stdio(args.log_level)
+
+
+def _index(args: argparse.Namespace) -> int:
+    from reporlm.index_cli import run_index
+
+    return run_index(args.repo, as_json=args.json)
 
 
 def _ask(args: argparse.Namespace) -> int:
