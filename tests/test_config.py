@@ -91,3 +91,12 @@ def test_local_threads_must_be_a_positive_whole_number(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(None, env=env, overrides=overrides)
+
+
+def test_editor_options_set_threads_and_trace_retention_over_the_environment() -> None:
+    from reporlm.lsp.options import normalize, split
+
+    overrides, _ = split(normalize({"localThreads": 3, "traceMaxAgeDays": 7, "traceMaxMb": 50}))
+    env = {"REPORLM_LOCAL_THREADS": "1", "REPORLM_TRACE_MAX_AGE_DAYS": "30", "REPORLM_TRACE_MAX_MB": "10"}
+    settings = load_settings(None, env=env, overrides=overrides)
+    assert (settings.local_threads, settings.trace_max_age_days, settings.trace_max_mb) == (3, 7.0, 50.0)
