@@ -1,6 +1,7 @@
 """Command arguments: one JSON object each, checked here so a bad call gets a clear InvalidParams.
 
-`ask` and `plan` also take a bare string (the question or goal) for hand-typed calls.
+`ask` and `plan` also take a bare string (the question or goal) for hand-typed calls. Every command
+takes an optional `folder`: the workspace folder it is about (see reporlm.lsp.folders).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class AskArgs:
     question: str
     scope: str | None = None
     budget: Mapping[str, Any] | None = None
+    folder: str | None = None
+    """A workspace folder's URI, or a document URI inside one; needed when several are open."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class PlanArgs:
     goal: str
     scope: str | None = None
     budget: Mapping[str, Any] | None = None
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,16 +40,34 @@ class ExplainArgs:
     character: int
     """0-based, in the position encoding agreed at initialize (UTF-16 unless said otherwise)."""
     budget: Mapping[str, Any] | None = None
+    folder: str | None = None
+    """Without it, the folder holding `uri`."""
+
+
+@dataclass(frozen=True)
+class StatusArgs:
+    folder: str | None = None
+    """The folder the top-level fields describe; without it, the first. Every folder is listed."""
 
 
 def parse_ask(args: Sequence[Any]) -> AskArgs:
     obj = _one_object("reporlm.server.ask", args, text_key="question")
-    return AskArgs(question=_text(obj, "question"), scope=_optional_text(obj, "scope"), budget=_budget(obj))
+    return AskArgs(
+        question=_text(obj, "question"),
+        scope=_optional_text(obj, "scope"),
+        budget=_budget(obj),
+        folder=_optional_text(obj, "folder"),
+    )
 
 
 def parse_plan(args: Sequence[Any]) -> PlanArgs:
     obj = _one_object("reporlm.server.plan", args, text_key="goal")
-    return PlanArgs(goal=_text(obj, "goal"), scope=_optional_text(obj, "scope"), budget=_budget(obj))
+    return PlanArgs(
+        goal=_text(obj, "goal"),
+        scope=_optional_text(obj, "scope"),
+        budget=_budget(obj),
+        folder=_optional_text(obj, "folder"),
+    )
 
 
 def parse_explain(args: Sequence[Any]) -> ExplainArgs:
@@ -59,7 +81,16 @@ def parse_explain(args: Sequence[Any]) -> ExplainArgs:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise JsonRpcInvalidParams(f"position.{name} must be a whole number ≥ 0, not {value!r}")
     assert isinstance(line, int) and isinstance(character, int)
-    return ExplainArgs(uri=uri, line=line, character=character, budget=_budget(obj))
+    return ExplainArgs(
+        uri=uri, line=line, character=character, budget=_budget(obj), folder=_optional_text(obj, "folder")
+    )
+
+
+def parse_status(args: Sequence[Any]) -> StatusArgs:
+    """Status has always taken anything (`{}`, nothing, null); only an object's `folder` is read."""
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        return StatusArgs(folder=_optional_text(args[0], "folder"))
+    return StatusArgs()
 
 
 def _one_object(command: str, args: Sequence[Any], *, text_key: str | None = None) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ hundred milliseconds to import, and an editor waits for `initialize`, not for th
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -91,13 +91,15 @@ def line_text(repo: Repo, path: str, line: int) -> str:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
-def settled_index(repo: Repo) -> IndexStatus:
-    """The symbol index's status once its background sync is over (asking waits while it works)."""
-    while True:
+def settled_index(repo: Repo, stop: threading.Event) -> IndexStatus | None:
+    """The symbol index's status once its background sync is over (asking waits while it works);
+    None when `stop` is set first (the folder is closing)."""
+    while not stop.is_set():
         status = repo.index_status()
         if status.state not in ("indexing", "not started"):
             return status
-        time.sleep(0.05)
+        stop.wait(0.05)
+    return None
 
 
 def update(repo: Repo, paths: list[str]) -> None:

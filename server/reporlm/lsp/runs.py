@@ -1,7 +1,8 @@
-"""Runs in flight: a pool of engine sessions under a server-wide cap, and a handle to cancel each run.
+"""Runs in flight: a pool of engine sessions per workspace folder under one server-wide cap, and a
+handle to cancel each run.
 
 Each session has its own sandbox worker, so runs at once never share a REPL. A session that
-finishes goes back to the pool (a follow-up question finds its variables there); sessions built
+finishes goes back to its pool (a follow-up question finds its variables there); sessions built
 before a settings change are closed instead of reused.
 """
 
@@ -50,9 +51,19 @@ class Setup:
                 log.exception("closing a model client failed")
 
 
-class SessionPool:
+class RunCap:
+    """Runs at once across the server, whichever folder they are about (the `maxRuns` option)."""
+
     def __init__(self, max_runs: int) -> None:
         self.max_runs = max_runs
+        self.active = 0
+
+
+class SessionPool:
+    """The sessions of one repository; `cap` is shared by the pools of every folder."""
+
+    def __init__(self, cap: RunCap) -> None:
+        self.cap = cap
         self.setup: Setup | None = None
         self._idle: list[tuple[Setup, Session]] = []
         self._retired: list[Setup] = []
@@ -68,26 +79,29 @@ class SessionPool:
         setup = self.setup
         if self._closed or setup is None:
             raise RuntimeError("the server is not configured, or shutting down")
-        if self.active >= self.max_runs:
+        cap = self.cap
+        if cap.active >= cap.max_runs:
             raise Busy(
-                f"reporlm is busy: {self.active} runs are going, the most this server runs at once "
+                f"reporlm is busy: {cap.active} runs are going, the most this server runs at once "
                 "(the maxRuns option); try again when one ends, or cancel one"
             )
         session = self._idle.pop()[1] if self._idle else setup.session()
         setup.active += 1
+        cap.active += 1
         try:
             yield session
         finally:
             setup.active -= 1
+            cap.active -= 1
             if setup is self.setup and not self._closed and len(self._idle) < MAX_IDLE_SESSIONS:
                 self._idle.append((setup, session))
             else:
                 await _close(session)
                 await self._drop_drained()
 
-    async def configure(self, setup: Setup, max_runs: int) -> None:
+    async def configure(self, setup: Setup) -> None:
         """New settings: idle sessions close now; busy ones, and their models, when their run ends."""
-        old, self.setup, self.max_runs = self.setup, setup, max_runs
+        old, self.setup = self.setup, setup
         idle, self._idle = self._idle, []
         for _, session in idle:
             await _close(session)
@@ -98,7 +112,7 @@ class SessionPool:
     async def close(self) -> None:
         self._closed = True
         if self.setup is not None:
-            await self.configure(Setup(_no_models, _no_session), self.max_runs)
+            await self.configure(Setup(_no_models, _no_session))
 
     async def _drop_drained(self) -> None:
         for setup in [s for s in self._retired if s.active == 0]:

@@ -55,9 +55,7 @@ def _server(level: str) -> ReporlmServer:
         if server.protocol.writer is not None:  # over TCP, no client may be connected yet
             server.window_log_message(params)
 
-    server.log_handler = logs.setup(
-        level, notify=notify, secrets=lambda: [server.settings.api_key if server.settings else None]
-    )
+    server.log_handler = logs.setup(level, notify=notify, secrets=server.secrets)
     return server
 
 

@@ -7,17 +7,27 @@ Commands (`workspace/executeCommand`, one object argument each):
 
 | command | argument | result |
 |---|---|---|
-| `reporlm.server.ask` | `{question, scope?, budget?}` | an answer (below) |
-| `reporlm.server.plan` | `{goal, scope?, budget?}` | an answer plus `plan`, `steps`, `risks` |
-| `reporlm.server.explain` | `{uri, position, budget?}` | an answer, plus `symbol` and its `location` |
-| `reporlm.server.status` | `{}` | server, repository, index, provider, models, budget, runs |
+| `reporlm.server.ask` | `{question, scope?, budget?, folder?}` | an answer (below) |
+| `reporlm.server.plan` | `{goal, scope?, budget?, folder?}` | an answer plus `plan`, `steps`, `risks` |
+| `reporlm.server.explain` | `{uri, position, budget?, folder?}` | an answer, plus `symbol`, `location` |
+| `reporlm.server.status` | `{folder?}` | server, repository, index, provider, models, budget, runs, folders |
+
+`folder` names the workspace folder a command is about: the folder's URI, or the URI of a document
+inside it (the innermost folder holding it, when folders nest). It may be left out when one folder
+is open; explain then takes the folder holding `uri`. A folder the server does not have, or none
+among several, is an InvalidParams error that lists the folders. Status describes the folder named
+(else the first) at its top level, as with a single folder, and lists every folder in `folders`:
+`[{uri, name, repo, index, provider, model, sub_model, budget, runs, api_key_set,
+configuration_error, workspace_error}]`; a folder's `index.state` is "not opened" until a command
+first needs it.
 
 An answer is `{answer, citations: [Location], partial, usage, trace_id}` plus `reason` (why the run
 ended: "final", "cancelled", or the budget that ran out), `cited` (every `path:line` the answer
-cites, in order: `{path, start, end, verified, reason}`), `iterations`, `sub_calls`, `seconds` and
-`trace_file`. `usage` is `{root, sub, total}`, each `{input_tokens, output_tokens,
-cache_read_tokens, cache_write_tokens, cost_usd}`. `budget` takes the limits of
-`reporlm.engine.budget.Limits` by name (`max_iterations`, `max_cost_usd`, ...).
+cites, in order: `{path, start, end, verified, reason}`, paths relative to `folder`), `iterations`,
+`sub_calls`, `seconds`, `trace_file` and `folder` (the URI of the workspace folder it is about).
+`usage` is `{root, sub, total}`, each `{input_tokens, output_tokens, cache_read_tokens,
+cache_write_tokens, cost_usd}`. `budget` takes the limits of `reporlm.engine.budget.Limits` by
+name (`max_iterations`, `max_cost_usd`, ...).
 
 A plan's `steps` (and `risks`) are `[{title, detail, locations: [Location], unverified: [{kind,
 text, reason}]}]`: every file, line range and symbol a step names is looked up in the repository;
