@@ -22,6 +22,7 @@
       section.className = 'entry';
       list.appendChild(section);
     }
+    section.dataset.entry = String(entry.id);
     section.dataset.state = entry.state;
     section.dataset.kind = entry.kind;
     section.replaceChildren();
@@ -102,11 +103,13 @@
       return;
     }
     event.preventDefault();
+    const section = link.closest('section.entry');
     vscode.postMessage({
       type: 'open',
       path: link.dataset.path,
       start: Number(link.dataset.start),
       end: Number(link.dataset.end),
+      entry: section ? Number(section.dataset.entry) : undefined,
     });
   });
 

@@ -51,7 +51,10 @@ export class ServerClient implements vscode.Disposable {
     return this.stateValue;
   }
 
-  /** The workspace folder the server answers about (the first one). */
+  /**
+   * The first workspace folder: the server starts there (its Python and settings are that folder's).
+   * It answers about every folder; each request names the one it is about.
+   */
   get folder(): vscode.WorkspaceFolder | undefined {
     return vscode.workspace.workspaceFolders?.[0];
   }
@@ -149,8 +152,8 @@ export class ServerClient implements vscode.Disposable {
       options: { cwd: folder.uri.fsPath, env },
     };
     const options: LanguageClientOptions = {
+      // Not locked to one workspace folder: the server gets them all, and hears of changes.
       documentSelector: [{ scheme: 'file' }],
-      workspaceFolder: folder,
       outputChannel: this.log,
       initializationOptions: this.sentOptions,
       errorHandler: {

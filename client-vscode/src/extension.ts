@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { isSafeRelativePath, relativePath } from './citations';
 import { ServerClient } from './client';
 import { CONFIG_SECTION, Commands, SECRET_KEYS, Views } from './constants';
+import { chooseFolder } from './folders';
 import { AnswerPanel } from './panel';
 import type { CitationRequest } from './panelProtocol';
 import { onInterpreterChange } from './python';
@@ -20,8 +21,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = new StatusBar();
   const trace = new TraceView();
   const panel = new AnswerPanel(context.extensionUri, {
-    ask: (kind, text) => void (kind === 'plan' ? runner.plan(text) : runner.ask(text)),
-    open: (citation) => void openCitation(server, panel, citation),
+    ask: (kind, text) => void followUp(runner, kind, text),
+    open: (citation) => void openCitation(runner.folderOf(citation.entry) ?? server.folder, panel, citation),
     cancel: (id) => runner.cancel(id),
   });
   const runner = new Runner(server, panel, trace, status);
@@ -41,10 +42,10 @@ export function activate(context: vscode.ExtensionContext): void {
         void runner.refreshStatus();
       }
     }),
-    register(Commands.ask, () => askCommand(server, runner)),
-    register(Commands.askFolder, (folderUri?: vscode.Uri) => askCommand(server, runner, folderUri)),
+    register(Commands.ask, () => askCommand(runner)),
+    register(Commands.askFolder, (folderUri?: vscode.Uri) => askCommand(runner, folderUri)),
     register(Commands.plan, () => planCommand(runner)),
-    register(Commands.explain, () => explainCommand(server, runner)),
+    register(Commands.explain, () => explainCommand(runner)),
     register(Commands.showTrace, () => vscode.commands.executeCommand(`${Views.trace}.focus`)),
     register(Commands.showAnswers, () => panel.show(false)),
     register(Commands.showStatus, () => showStatus(server, runner)),
@@ -65,7 +66,12 @@ export function activate(context: vscode.ExtensionContext): void {
         void server.restart();
       }
     }),
-    vscode.workspace.onDidChangeWorkspaceFolders(() => void server.restart()),
+    // A running server hears of added and removed folders from the language client itself.
+    vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      if (server.state.kind !== 'running' && server.folder) {
+        void server.ensureStarted().catch(() => undefined);
+      }
+    }),
   );
   void onInterpreterChange(() => {
     if (!vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('pythonPath')) {
@@ -86,20 +92,24 @@ function register(id: string, fn: (...args: never[]) => unknown): vscode.Disposa
   return vscode.commands.registerCommand(id, fn);
 }
 
-async function askCommand(server: ServerClient, runner: Runner, scopeUri?: vscode.Uri): Promise<void> {
-  const folder = server.folder;
-  const scope = scopeUri && folder ? relativePath(folder.uri.toString(), scopeUri.toString()) : undefined;
+async function askCommand(runner: Runner, scopeUri?: vscode.Uri): Promise<void> {
+  const folder = await chooseFolder(scopeUri);
+  if (!folder) {
+    return;
+  }
+  const scope = scopeUri ? relativePath(folder.uri.toString(), scopeUri.toString()) : undefined;
   const editor = vscode.window.activeTextEditor;
   let value = '';
-  if (!scope && editor && !editor.selection.isEmpty && folder) {
+  if (!scope && editor && !editor.selection.isEmpty) {
     const path = relativePath(folder.uri.toString(), editor.document.uri.toString());
     const { start, end } = editor.selection;
     if (path) {
       value = `About ${path}:${start.line + 1}-${end.line + 1}: `;
     }
   }
+  const several = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
   const question = await vscode.window.showInputBox({
-    title: scope ? `Ask about ${scope}` : 'Ask about this repository',
+    title: scope ? `Ask about ${scope}` : several ? `Ask about ${folder.name}` : 'Ask about this repository',
     prompt: 'reporlm explores the repository with code and cites path:line in its answer',
     placeHolder: 'How does a request reach the database?',
     value,
@@ -107,23 +117,38 @@ async function askCommand(server: ServerClient, runner: Runner, scopeUri?: vscod
     ignoreFocusOut: true,
   });
   if (question?.trim()) {
-    await runner.ask(question.trim(), scope);
+    await runner.ask(question.trim(), folder, scope);
   }
 }
 
 async function planCommand(runner: Runner): Promise<void> {
+  const folder = await chooseFolder();
+  if (!folder) {
+    return;
+  }
+  const several = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
   const goal = await vscode.window.showInputBox({
-    title: 'Plan a change',
+    title: several ? `Plan a change in ${folder.name}` : 'Plan a change',
     prompt: 'reporlm reads the code and answers with ordered steps that link to files and symbols',
     placeHolder: 'Add a --json flag to the export command',
     ignoreFocusOut: true,
   });
   if (goal?.trim()) {
-    await runner.plan(goal.trim());
+    await runner.plan(goal.trim(), folder);
   }
 }
 
-async function explainCommand(server: ServerClient, runner: Runner): Promise<void> {
+/** A question typed in the answer panel: about the folder of the latest answer, else as a new one. */
+async function followUp(runner: Runner, kind: 'ask' | 'plan', text: string): Promise<void> {
+  // Still open? A folder removed from the workspace is asked about no more.
+  const last = runner.lastFolder && vscode.workspace.getWorkspaceFolder(runner.lastFolder.uri);
+  const folder = last ?? (await chooseFolder());
+  if (folder) {
+    await (kind === 'plan' ? runner.plan(text, folder) : runner.ask(text, folder));
+  }
+}
+
+async function explainCommand(runner: Runner): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
     void vscode.window.showWarningMessage('reporlm: put the cursor on a symbol in an editor first.');
@@ -131,12 +156,15 @@ async function explainCommand(server: ServerClient, runner: Runner): Promise<voi
   }
   const position = editor.selection.active;
   const word = editor.document.getText(editor.document.getWordRangeAtPosition(position));
-  const where = server.folder ? relativePath(server.folder.uri.toString(), editor.document.uri.toString()) : undefined;
+  // The document's folder; outside every folder, the server says which folders it has.
+  const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
+  const where = folder ? relativePath(folder.uri.toString(), editor.document.uri.toString()) : undefined;
   const title = `${word || 'symbol'}${where ? ` at ${where}:${position.line + 1}` : ''}`;
-  await runner.explain(title, {
-    uri: editor.document.uri.toString(),
-    position: { line: position.line, character: position.character },
-  });
+  await runner.explain(
+    title,
+    { uri: editor.document.uri.toString(), position: { line: position.line, character: position.character } },
+    folder,
+  );
 }
 
 async function showStatus(server: ServerClient, runner: Runner): Promise<void> {
@@ -193,8 +221,11 @@ async function setApiKey(secrets: vscode.SecretStorage): Promise<void> {
   }
 }
 
-async function openCitation(server: ServerClient, panel: AnswerPanel, c: CitationRequest): Promise<void> {
-  const folder = server.folder;
+async function openCitation(
+  folder: vscode.WorkspaceFolder | undefined,
+  panel: AnswerPanel,
+  c: CitationRequest,
+): Promise<void> {
   const start = Number(c.start);
   const end = Number(c.end);
   if (!folder || typeof c.path !== 'string' || !isSafeRelativePath(c.path) || !(start >= 1) || !(end >= start)) {

@@ -20,6 +20,8 @@ export interface CitationRequest {
   path: string;
   start: number;
   end: number;
+  /** The entry the citation is in: its answer's workspace folder is where the path is opened. */
+  entry?: number;
 }
 
 /** From the webview to the extension. */

@@ -36,18 +36,26 @@ export interface AskParams {
   /** A folder of the repository to limit the question to. */
   scope?: string;
   budget?: Budget;
+  /**
+   * The workspace folder the question is about: its URI, or a document URI inside it. Needed when
+   * several folders are open (the server answers with an error listing them otherwise).
+   */
+  folder?: string;
 }
 
 export interface PlanParams {
   goal: string;
   scope?: string;
   budget?: Budget;
+  folder?: string;
 }
 
 export interface ExplainParams {
   uri: string;
   position: Position;
   budget?: Budget;
+  /** Without it, the server takes the folder holding `uri`. */
+  folder?: string;
 }
 
 export interface Usage {
@@ -83,6 +91,8 @@ interface RunFields {
   sub_calls?: number;
   seconds?: number;
   trace_file?: string | null;
+  /** The URI of the workspace folder the run was about; `cited` paths are relative to it. */
+  folder?: string;
 }
 
 export interface AskResult extends RunFields {
@@ -122,10 +132,13 @@ export interface PlanResult extends RunFields {
 
 /** `reporlm.server.status`: shown as it comes; these are the fields the status bar reads. */
 export interface StatusResult {
+  /** The index of the folder asked about, else of the first folder. */
   index?: string | { state?: string; files?: number; [key: string]: unknown };
   provider?: string;
   model?: string;
   sub_model?: string;
+  /** Every workspace folder the server has, with its own index, models and errors. */
+  folders?: { uri: string; name: string; index?: StatusResult['index']; [key: string]: unknown }[];
   [key: string]: unknown;
 }
 

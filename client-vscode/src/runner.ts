@@ -24,6 +24,7 @@ import type { AskParams, AskResult, ExplainParams, PlanParams, PlanResult, Statu
 import { createMarkdown, describeRun, renderAnswer, renderPlan } from './render';
 import type { StatusBar } from './status';
 import { indexSettled } from './statusText';
+import { folderSuffix } from './folders';
 import { describeProgress } from './traceModel';
 import type { TraceView } from './traceView';
 
@@ -42,6 +43,8 @@ interface Running {
 export class Runner implements vscode.Disposable {
   private readonly md = createMarkdown();
   private readonly running = new Map<number, Running>();
+  /** The workspace folder each answer is about: its citations open there. */
+  private readonly folders = new Map<number, vscode.WorkspaceFolder>();
   private readonly disposables: vscode.Disposable[] = [];
   private statusTimer: NodeJS.Timeout | undefined;
 
@@ -60,19 +63,27 @@ export class Runner implements vscode.Disposable {
     );
   }
 
-  ask(question: string, scope?: string): Promise<void> {
-    const params: AskParams = scope ? { question, scope } : { question };
-    const title = scope ? `${question} (in ${scope})` : question;
-    return this.run('ask', title, ServerCommands.ask, params);
+  /** The folder of the latest question: follow-ups typed in the answer panel go there too. */
+  lastFolder: vscode.WorkspaceFolder | undefined;
+
+  ask(question: string, folder: vscode.WorkspaceFolder | undefined, scope?: string): Promise<void> {
+    const params: AskParams = { question, ...(scope ? { scope } : {}), ...folderParam(folder) };
+    const title = scope ? `${question} (in ${scope})` : `${question}${folderSuffix(folder)}`;
+    return this.run('ask', title, ServerCommands.ask, params, folder);
   }
 
-  plan(goal: string, scope?: string): Promise<void> {
-    const params: PlanParams = scope ? { goal, scope } : { goal };
-    return this.run('plan', goal, ServerCommands.plan, params);
+  plan(goal: string, folder: vscode.WorkspaceFolder | undefined, scope?: string): Promise<void> {
+    const params: PlanParams = { goal, ...(scope ? { scope } : {}), ...folderParam(folder) };
+    return this.run('plan', `${goal}${folderSuffix(folder)}`, ServerCommands.plan, params, folder);
   }
 
-  explain(title: string, params: ExplainParams): Promise<void> {
-    return this.run('explain', title, ServerCommands.explain, params);
+  explain(title: string, params: ExplainParams, folder: vscode.WorkspaceFolder | undefined): Promise<void> {
+    return this.run('explain', title, ServerCommands.explain, { ...params, ...folderParam(folder) }, folder);
+  }
+
+  /** The workspace folder an answer in the panel is about. */
+  folderOf(id: number | undefined): vscode.WorkspaceFolder | undefined {
+    return id === undefined ? undefined : this.folders.get(id);
   }
 
   cancel(id: number): void {
@@ -89,8 +100,18 @@ export class Runner implements vscode.Disposable {
     }
   }
 
-  private async run(kind: Kind, title: string, command: string, params: unknown): Promise<void> {
+  private async run(
+    kind: Kind,
+    title: string,
+    command: string,
+    params: unknown,
+    folder: vscode.WorkspaceFolder | undefined,
+  ): Promise<void> {
     const id = this.panel.add(kind, title);
+    if (folder) {
+      this.folders.set(id, folder);
+      this.lastFolder = folder;
+    }
     const workDoneToken = `reporlm-${randomUUID()}`;
     const request = new vscode.CancellationTokenSource();
     let cancelled = false;
@@ -130,7 +151,7 @@ export class Runner implements vscode.Disposable {
               }
             });
             const result = await this.server.execute<AskResult | PlanResult>(command, params, request.token, workDoneToken);
-            this.show(id, kind, result, cancelled);
+            this.show(id, kind, result, cancelled, folder);
           } catch (err) {
             this.fail(id, err, cancelled);
           } finally {
@@ -146,12 +167,23 @@ export class Runner implements vscode.Disposable {
     }
   }
 
-  private show(id: number, kind: Kind, result: AskResult | PlanResult | null, cancelled: boolean): void {
+  private show(
+    id: number,
+    kind: Kind,
+    result: AskResult | PlanResult | null,
+    cancelled: boolean,
+    folder: vscode.WorkspaceFolder | undefined,
+  ): void {
     if (!result) {
       this.panel.update(id, { state: 'error', progress: 'The server returned no result.' });
       return;
     }
-    const rootUri = this.server.folder?.uri.toString() ?? '';
+    // The folder the server says it answered about; citation paths are relative to it.
+    const answered = result.folder ? vscode.workspace.getWorkspaceFolder(vscode.Uri.parse(result.folder)) : undefined;
+    if (answered) {
+      this.folders.set(id, answered);
+    }
+    const rootUri = (answered ?? folder ?? this.server.folder)?.uri.toString() ?? '';
     const ctx = { rootUri, citations: new CitationIndex(rootUri, result.citations ?? [], result.cited ?? []) };
     const html = kind === 'plan' ? renderPlan(this.md, result as PlanResult, ctx) : renderAnswer(this.md, result as AskResult, ctx);
     const state = result.partial ? (cancelled || result.reason === 'cancelled' ? 'cancelled' : 'partial') : 'done';
@@ -200,4 +232,8 @@ export class Runner implements vscode.Disposable {
       source.dispose();
     }
   }
+}
+
+function folderParam(folder: vscode.WorkspaceFolder | undefined): { folder?: string } {
+  return folder ? { folder: folder.uri.toString() } : {};
 }

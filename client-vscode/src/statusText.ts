@@ -16,15 +16,27 @@ export function indexState(status: StatusResult): string {
   return '';
 }
 
-/** Whether the index has finished (ready or failed), so there is no need to ask again. */
+/** States in which an index stays until something happens: no need to ask again. */
+const SETTLED = new Set(['', 'ready', 'failed', 'not opened', 'closed']);
+
+/**
+ * Whether the index has finished (ready or failed), or waits for a first question about its folder
+ * ("not opened"), so there is no need to ask again.
+ */
 export function indexSettled(status: StatusResult): boolean {
   const index = status.index;
   const state = typeof index === 'string' ? index : typeof index?.state === 'string' ? index.state : '';
-  return state === '' || state === 'ready' || state === 'failed';
+  return SETTLED.has(state);
 }
 
-/** The status result as readable lines, nested objects flattened with dotted keys. */
+/**
+ * The status result as readable lines, nested objects flattened with dotted keys; a list of
+ * objects (the workspace folders) numbered from 1.
+ */
 export function describeStatus(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value) && value.some((v) => v !== null && typeof v === 'object')) {
+    return value.flatMap((v, i) => describeStatus(v, `${prefix}.${i + 1}`));
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return [`${prefix}: ${Array.isArray(value) ? value.join(', ') : String(value)}`];
   }

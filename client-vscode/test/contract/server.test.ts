@@ -257,11 +257,13 @@ describe('the real reporlm server', { timeout: 5 * WAIT_MS }, () => {
     assert.match(html, /subtract[^<]*<span class="unverified-flag">unverified<\/span>/);
   });
 
-  it('explains the symbol at a position', async () => {
+  it('explains the symbol at a position, in the workspace folder the extension names', async () => {
     const result = await server.execute<AskResult>(ServerCommands.explain, {
       uri: `${rootUri()}/app.py`,
       position: { line: 4, character: 11 },
+      folder: rootUri(),
     });
+    assert.equal(result.folder, rootUri());
     assert.equal(result.partial, false);
     assert.match(result.answer, /returns `a \+ b`/);
     assert.deepEqual(result.cited?.map((c) => c.verified), [true, true]);

@@ -15,6 +15,9 @@ describe('status text', () => {
     assert.equal(indexSettled({ index: { state: 'ready', files: 3 } }), true);
     assert.equal(indexSettled({ index: 'failed' }), true);
     assert.equal(indexSettled({}), true);
+    // A workspace folder no question has needed yet stays so: nothing to wait for.
+    assert.equal(indexSettled({ index: { state: 'not opened' } }), true);
+    assert.equal(indexSettled({ index: { state: 'indexing', files: 3 } }), false);
   });
 
   it('flattens nested status into dotted lines', () => {
@@ -23,6 +26,23 @@ describe('status text', () => {
       'limits.max_iterations: 30',
       'limits.max_depth: 1',
       'models: a, b',
+    ]);
+  });
+
+  it('numbers the workspace folders of a multi-root status', () => {
+    const status = {
+      repo: '/w/shop',
+      folders: [
+        { name: 'shop', index: { state: 'ready' } },
+        { name: 'billing', index: { state: 'not opened' } },
+      ],
+    };
+    assert.deepEqual(describeStatus(status), [
+      'repo: /w/shop',
+      'folders.1.name: shop',
+      'folders.1.index.state: ready',
+      'folders.2.name: billing',
+      'folders.2.index.state: not opened',
     ]);
   });
 });
