@@ -56,6 +56,8 @@ class Folder:
         self.repo: Repo | None = None
         self.index: dict[str, Any] = {"state": "not opened"}
         self.pool = SessionPool(cap)
+        self.cache: dict[tuple[str, str], str] = {}
+        """Sub-call answers shared by the folder's sessions: an unchanged module costs nothing twice."""
         self.runs: dict[RunControl, asyncio.Task[Any] | None] = {}
         """Runs about this folder, with the task of the request that runs each."""
         self.updates: set[asyncio.Future[Any]] = set()

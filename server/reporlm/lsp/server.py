@@ -159,8 +159,6 @@ class ReporlmServer(LanguageServer):
         """Why there is no folder at all."""
         self.cap = RunCap(self.server_options.max_runs)
         self.runs: dict[Any, RunControl] = {}
-        self.cache: dict[tuple[str, str], str] = {}
-        """Sub-call answers shared by all sessions: an unchanged module costs nothing twice."""
         self.log_handler: ClientLogHandler | None = None
         self.exited = asyncio.Event()
         """Set by the `exit` notification."""
@@ -232,7 +230,7 @@ class ReporlmServer(LanguageServer):
         """New sessions for the current settings (runs going on finish with the ones they had)."""
         assert self.engine is not None and folder.settings is not None and folder.repo is not None
         setup = self.engine.make_setup(
-            folder.settings, resolve_provider(folder.settings), self.server_options, folder.repo, self.cache
+            folder.settings, resolve_provider(folder.settings), self.server_options, folder.repo, folder.cache
         )
         await folder.pool.configure(setup)
 
