@@ -232,6 +232,28 @@ async def test_folders_added_and_removed_while_serving(
     assert cited_files(alone) == [(small_repo.resolve() / "shop/retry.py").as_uri()]
 
 
+async def test_the_cap_on_runs_at_once_is_server_wide(
+    lsp: LanguageClient, small_repo: Path, billing_repo: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path / "s.json", conversations=[{"match": "slow", "turns": [SLEEP]}])
+    await open_folders(lsp, [small_repo, billing_repo], script, max_runs=1, block_seconds=600)
+    slow = asyncio.ensure_future(
+        command(lsp, wire.ASK, {"question": "slow", "folder": small_repo.as_uri()}, msg_id="slow-1")
+    )
+    await wait_until(lambda: "sleeping" in str(events(lsp, "code")[-1:]), "the block to start")
+
+    busy = await error_of(lsp, wire.ASK, {"question": "q", "folder": billing_repo.as_uri()})
+    assert busy.code == wire.ErrorCodes.BUSY
+    status = await command(lsp, wire.STATUS)
+    assert status["runs"] == {"active": 1, "max": 1}
+    folders = by_repo(status)
+    assert folders[str(small_repo.resolve())]["runs"] == {"active": 1}
+    assert folders[str(billing_repo.resolve())]["runs"] == {"active": 0}
+
+    lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
+    assert (await slow)["reason"] == "cancelled"
+
+
 async def test_a_save_reindexes_only_the_folder_holding_the_file(
     lsp: LanguageClient, small_repo: Path, billing_repo: Path, tmp_path: Path
 ) -> None:
