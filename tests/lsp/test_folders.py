@@ -174,6 +174,10 @@ async def test_an_unknown_folder_or_none_among_several_is_a_clear_error(
         assert unnamed.code == JsonRpcInvalidParams.CODE
         assert unnamed.message.startswith("several workspace folders are open: say which one with `folder`")
         assert small_repo.as_uri() in unnamed.message and billing_repo.as_uri() in unnamed.message
+    not_text = await error_of(lsp, wire.ASK, {"question": "q", "folder": 3})
+    assert (
+        not_text.code == JsonRpcInvalidParams.CODE and not_text.message == "folder must be a string, not int"
+    )
     # Status needs no folder: the first is described at the top, every folder below.
     status = await command(lsp, wire.STATUS)
     assert len(status["folders"]) == 2 and status["runs"]["active"] == 0
