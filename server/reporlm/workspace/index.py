@@ -386,6 +386,7 @@ class SymbolIndex:
                 # keeping them up to date row by row.
                 for name in _INDEXES:
                     self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            writer = _BlobWriter(self._db)
             for path, outcome in self._parse(jobs):
                 if isinstance(outcome, str):
                     log.info("symbol index: %s %s", path, outcome)
@@ -394,7 +395,8 @@ class SymbolIndex:
                     continue
                 if outcome.status:
                     log.info("symbol index: %s %s", path, outcome.status)
-                rows.append((path, self._store(outcome), *stats[path], outcome.status))
+                rows.append((path, writer.add(outcome), *stats[path], outcome.status))
+            writer.flush()
             for name, on in _INDEXES.items():
                 self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
@@ -468,23 +470,6 @@ class SymbolIndex:
         row = self._db.execute("SELECT id FROM blobs WHERE hash = ?", (digest,)).fetchone()
         return None if row is None else row[0]
 
-    def _store(self, parsed: Parsed) -> int:
-        """Insert one parsed blob (inside a transaction); its id."""
-        existing = self._blob_id(parsed.hash)
-        if existing is not None:
-            return existing
-        cursor = self._db.execute(
-            "INSERT INTO blobs(hash, language, status, seen) VALUES (?, ?, ?, ?)",
-            (parsed.hash, parsed.language, parsed.status, time.time()),
-        )
-        blob = cursor.lastrowid
-        assert blob is not None
-        self._db.executemany(
-            "INSERT INTO defs VALUES (?, ?, ?, ?, ?, ?, ?)", [(blob, *d) for d in parsed.definitions]
-        )
-        self._db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", [(blob, *r) for r in parsed.references])
-        return blob
-
     def store_content(self, data: bytes, language: str) -> int:
         """The blob id of this content (an unsaved buffer), parsing it if it is new."""
         with self._lock:
@@ -493,7 +478,9 @@ class SymbolIndex:
                 return blob
             parsed = parse_content(data, language, self.grammars)
             with _transaction(self._db):
-                blob = self._store(parsed)
+                writer = _BlobWriter(self._db)
+                blob = writer.add(parsed)
+                writer.flush()
             self.generation += 1
             return blob
 
@@ -600,6 +587,48 @@ def _batches(jobs: list[tuple[str, str, int]]) -> list[tuple[int, list[tuple[str
         batches[-1][1].append((path, lang))
         size += nbytes
     return batches
+
+
+class _BlobWriter:
+    """Writes parsed blobs in bulk inside the caller's transaction: one statement per table for
+    many files instead of several per file, which the thread that also parses has no time for.
+    Ids are handed out here, so a result needs no round trip to the database."""
+
+    FLUSH_ROWS = 50_000
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._next_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM blobs").fetchone()[0] + 1
+        self._ids: dict[str, int] = {}  # content written by this writer
+        self._filling = self._next_id == 1  # an empty index: nothing to look up there
+        self._blobs: list[tuple[int, str, str, str, float]] = []
+        self._defs: list[tuple[object, ...]] = []
+        self._refs: list[tuple[object, ...]] = []
+
+    def add(self, parsed: Parsed) -> int:
+        """The blob id of this content, queueing its rows when the index does not hold it yet."""
+        blob = self._ids.get(parsed.hash)
+        if blob is None and not self._filling:
+            row = self._db.execute("SELECT id FROM blobs WHERE hash = ?", (parsed.hash,)).fetchone()
+            blob = None if row is None else row[0]
+        if blob is not None:
+            return blob
+        blob = self._ids[parsed.hash] = self._next_id
+        self._next_id += 1
+        self._blobs.append((blob, parsed.hash, parsed.language, parsed.status, time.time()))
+        self._defs += [(blob, *d) for d in parsed.definitions]
+        self._refs += [(blob, *r) for r in parsed.references]
+        if len(self._defs) + len(self._refs) >= self.FLUSH_ROWS:
+            self.flush()
+        return blob
+
+    def flush(self) -> None:
+        self._db.executemany(
+            "INSERT INTO blobs(id, hash, language, status, seen) VALUES (?, ?, ?, ?, ?)", self._blobs
+        )
+        self._db.executemany("INSERT INTO defs VALUES (?, ?, ?, ?, ?, ?, ?)", self._defs)
+        self._db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", self._refs)
+        self._blobs, self._defs, self._refs = [], [], []
 
 
 class _Worker:
