@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import SMALL_REPO, make_repo
+from repo_builder import SMALL_REPO, make_repo
 from reporlm import cli
 from reporlm.index_cli import INDEX_LOGGER, IndexProgress, reason_kind, skipped_by_reason
 from reporlm.workspace.index import SymbolIndex

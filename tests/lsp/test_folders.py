@@ -13,7 +13,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pytest_lsp import LanguageClient, client_capabilities
 
-from conftest import make_repo
+from repo_builder import make_repo
 from reporlm.lsp import wire
 from reporlm.lsp.folders import Folder, Folders
 from reporlm.lsp.runs import RunCap
