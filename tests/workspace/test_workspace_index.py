@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,56 @@ def test_hostile_inputs_are_skipped_with_a_reason(
     assert "vanishing.py" not in skipped and "binary.py" not in skipped
     assert "min.js skipped: minified" in caplog.text and "secret.py skipped: permission denied" in caplog.text
     assert repo.outline("huge.py").startswith("huge.py: no outline (skipped: too large")
+
+
+def _child_processes() -> set[int]:
+    """Live processes whose parent is this one (read from /proc: no psutil here)."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            children.add(int(entry))
+    return children
+
+
+def test_closing_stops_a_cold_index_and_keeps_nothing_half_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(25):
+        write(project, f"more/n{i}.py", f"class C{i}:\n    def m(self):\n        return {i}\n")
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(index_module, "BATCH_BYTES", 200)  # a batch per file
+    before = _child_processes()
+    repo = Repo(project)
+    index = repo._services.index()
+    index.workers = 2
+
+    # The indexing thread parses the first small batch itself while its worker starts: hold it
+    # there until close() is under way, so the close falls in the middle of the sync.
+    parsing = threading.Event()
+    real_parse_batch = index_module.parse_batch
+
+    def parse_batch_held(root: str, jobs: list[tuple[str, str]]) -> list:
+        parsing.set()
+        assert index._closing.wait(30), "close() never came"
+        return real_parse_batch(root, jobs)
+
+    monkeypatch.setattr(index_module, "parse_batch", parse_batch_held)
+    repo.start_indexing()
+    assert parsing.wait(30)
+    repo.close()  # returns once the sync has stopped
+    assert index.status().state == "not started"
+    assert _child_processes() <= before, "a parse worker was left running"
+
+    monkeypatch.setattr(index_module, "parse_batch", real_parse_batch)
+    reopened = Repo(project)
+    stored = reopened._services.index()._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    assert stored == 0  # the stopped sync was rolled back, not half kept
+    assert len(reopened.symbols()) == 5 + 2 * 25  # and the next one indexes everything
+    reopened.close()

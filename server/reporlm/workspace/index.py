@@ -81,6 +81,10 @@ def blob_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
+class IndexClosing(Exception):
+    """A sync was stopped because its index is being closed."""
+
+
 class Parsed(NamedTuple):
     """What parsing one file's content produced (sent back from worker processes)."""
 
@@ -182,6 +186,8 @@ class SymbolIndex:
         self._seconds = 0.0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._closing = threading.Event()
+        """Set by close(): a sync stops between two parsed batches instead of finishing."""
         self._db, self.location = self._open(db_path)
 
     # ----- opening ---------------------------------------------------------------------------
@@ -221,6 +227,8 @@ class SymbolIndex:
         return db
 
     def close(self) -> None:
+        """Stop a sync that is parsing (what it wrote is rolled back), then close the database."""
+        self._closing.set()
         self.wait()
         with self._lock:
             self._db.close()
@@ -241,6 +249,8 @@ class SymbolIndex:
     def _background(self, listing: Callable[[], Mapping[str, int]]) -> None:
         try:
             self.sync(listing())
+        except IndexClosing:
+            log.info("indexing %s stopped: the index is closing", self.root)
         except BaseException as exc:
             log.exception("indexing %s failed", self.root)
             self._error = exc
@@ -291,7 +301,11 @@ class SymbolIndex:
                 if row is None or (row.size, row.mtime_ns, row.inode) != _stat_key(info):
                     changed[path] = info
             removed = [path for path in known if path not in wanted or path in gone]
-            self._apply(changed, wanted, removed, full=True)
+            try:
+                self._apply(changed, wanted, removed, full=True)
+            except IndexClosing:
+                self._state = "not started"  # nothing of this sync was kept
+                raise
             self._supported = len(wanted)
             self._state = "ready"
             self._seconds = time.monotonic() - started
@@ -442,6 +456,8 @@ class SymbolIndex:
                     worker.send(next_batch())
             running = len(workers)
             while running or pending:
+                if self._closing.is_set():
+                    raise IndexClosing(f"the symbol index of {self.root} is closing")
                 if results.empty() and pending and (pending[-1][0] <= MAIN_THREAD_MAX_BYTES or not running):
                     batch = parse_batch(str(self.root), pending.pop()[1])
                     done += len(batch)
