@@ -261,3 +261,36 @@ def test_closing_stops_a_cold_index_and_keeps_nothing_half_written(
     assert stored == 0  # the stopped sync was rolled back, not half kept
     assert len(reopened.symbols()) == 5 + 2 * 25  # and the next one indexes everything
     reopened.close()
+
+
+def test_status_answers_while_indexing_with_how_far_it_is(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(25):
+        write(project, f"more/n{i}.py", f"def g{i}():\n    return {i}\n")
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(index_module, "BATCH_BYTES", 200)  # a batch per file
+    repo = Repo(project)
+    index = repo._services.index()
+    index.workers = 2
+    # Hold the indexing thread in its first batch until the status has been read.
+    parsing, release = threading.Event(), threading.Event()
+    real_parse_batch = index_module.parse_batch
+
+    def parse_batch_held(root: str, jobs: list[tuple[str, str]]) -> list:
+        parsing.set()
+        assert release.wait(30), "the test never released the sync"
+        return real_parse_batch(root, jobs)
+
+    monkeypatch.setattr(index_module, "parse_batch", parse_batch_held)
+    repo.start_indexing()
+    assert parsing.wait(30)
+    during = repo.index_status()  # the sync holds the index: this must not wait for it
+    release.set()
+    assert during.state == "indexing"
+    assert during.to_parse == 30 and 0 <= during.parsed < 30
+    assert str(during) == f"symbol index indexing: {during.parsed}/30 files parsed"
+    assert len(repo.symbols()) == 30
+    after = repo.index_status()
+    assert (after.state, after.indexed, after.parsed, after.to_parse) == ("ready", 30, 0, 0)
+    repo.close()

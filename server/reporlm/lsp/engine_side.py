@@ -91,13 +91,17 @@ def line_text(repo: Repo, path: str, line: int) -> str:
         raise JsonRpcInvalidParams(str(exc)) from None
 
 
-def settled_index(repo: Repo, stop: threading.Event) -> IndexStatus | None:
-    """The symbol index's status once its background sync is over (asking waits while it works);
-    None when `stop` is set first (the folder is closing)."""
+def settled_index(
+    repo: Repo, stop: threading.Event, on_progress: Callable[[IndexStatus], None] | None = None
+) -> IndexStatus | None:
+    """The symbol index's status once its background sync is over; None when `stop` is set first
+    (the folder is closing). Meanwhile `on_progress` hears each status read while it works."""
     while not stop.is_set():
         status = repo.index_status()
         if status.state not in ("indexing", "not started"):
             return status
+        if on_progress is not None:
+            on_progress(status)
         stop.wait(0.05)
     return None
 

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from reporlm.engine.session import Session
     from reporlm.workspace import Repo
+    from reporlm.workspace.index import IndexStatus
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +348,13 @@ class ReporlmServer(LanguageServer):
             listed = {"files": summary.file_count, "languages": summary.languages}
             folder.index = {"state": "indexing", **listed}
             await asyncio.to_thread(repo.start_indexing)
-            symbols = await asyncio.to_thread(engine.settled_index, repo, folder.stop)
+
+            def progress(status: IndexStatus) -> None:
+                # From the polling thread: the dict is replaced whole, never changed in place.
+                if status.to_parse:
+                    folder.index = {**folder.index, "parsed": status.parsed, "to_parse": status.to_parse}
+
+            symbols = await asyncio.to_thread(engine.settled_index, repo, folder.stop, progress)
         except Exception as exc:
             log.exception("indexing the repository failed")
             folder.index = {**folder.index, "state": "failed", "error": str(exc)}
@@ -355,7 +362,7 @@ class ReporlmServer(LanguageServer):
         if symbols is None:
             return  # the folder was closed first
         folder.index = {
-            **folder.index,
+            **{k: v for k, v in folder.index.items() if k not in ("parsed", "to_parse")},
             "state": "ready" if symbols.state == "ready" else "failed",
             "symbols": {
                 "state": symbols.state,

@@ -19,7 +19,8 @@ among several, is an InvalidParams error that lists the folders. Status describe
 (else the first) at its top level, as with a single folder, and lists every folder in `folders`:
 `[{uri, name, repo, index, provider, model, sub_model, budget, runs, api_key_set,
 configuration_error, workspace_error}]`; a folder's `index.state` is "not opened" until a command
-first needs it.
+first needs it, and while it is "indexing", `index.parsed` and `index.to_parse` say how far the
+symbol index has got (once it knows what it parses).
 
 An answer is `{answer, citations: [Location], partial, usage, trace_id}` plus `reason` (why the run
 ended: "final", "cancelled", or the budget that ran out), `cited` (every `path:line` the answer

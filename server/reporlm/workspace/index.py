@@ -150,8 +150,12 @@ class IndexStatus:
     seconds: float = 0.0  # duration of the last full sync
     location: str = ""  # the index file, or ":memory:"
     languages: list[str] = field(default_factory=list)  # languages with symbol support
+    parsed: int = 0  # while indexing: files parsed so far by this sync
+    to_parse: int = 0  # while indexing: files this sync parses (0 until it knows)
 
     def __str__(self) -> str:
+        if self.state == "indexing" and self.to_parse:
+            return f"symbol index indexing: {self.parsed}/{self.to_parse} files parsed"
         text = f"symbol index {self.state}: {self.indexed}/{self.files} files indexed"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
@@ -186,6 +190,7 @@ class SymbolIndex:
         self._seconds = 0.0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._progress = (0, 0)  # (parsed, to parse) of the sync under way
         self._closing = threading.Event()
         """Set by close(): a sync stops between two parsed batches instead of finishing."""
         self._db, self.location = self._open(db_path)
@@ -272,16 +277,19 @@ class SymbolIndex:
             self.sync(listing())
 
     def status(self) -> IndexStatus:
-        with self._lock:
-            return IndexStatus(
-                state=self._state,
-                files=self._supported,
-                indexed=len(self._view),
-                skipped=dict(self._skipped),
-                seconds=round(self._seconds, 3),
-                location=self.location,
-                languages=self.grammars.names(),
-            )
+        """Answers at once, also while a sync runs (it reads fields a sync replaces whole)."""
+        parsed, to_parse = self._progress
+        return IndexStatus(
+            state=self._state,
+            files=self._supported,
+            indexed=len(self._view),
+            skipped=dict(self._skipped),
+            seconds=round(self._seconds, 3),
+            location=self.location,
+            languages=self.grammars.names(),
+            parsed=parsed,
+            to_parse=to_parse,
+        )
 
     def sync(self, listing: Mapping[str, int]) -> None:
         """Bring the index in line with the files listed (path -> size): stat all, parse the new."""
@@ -304,7 +312,7 @@ class SymbolIndex:
             try:
                 self._apply(changed, wanted, removed, full=True)
             except IndexClosing:
-                self._state = "not started"  # nothing of this sync was kept
+                self._state, self._progress = "not started", (0, 0)  # nothing of this sync was kept
                 raise
             self._supported = len(wanted)
             self._state = "ready"
@@ -401,7 +409,9 @@ class SymbolIndex:
                 for name in _INDEXES:
                     self._db.execute(f"DROP INDEX IF EXISTS {name}")
             writer = _BlobWriter(self._db)
-            for path, outcome in self._parse(jobs):
+            self._progress = (0, len(jobs))
+            for done, (path, outcome) in enumerate(self._parse(jobs), 1):
+                self._progress = (done, len(jobs))
                 if isinstance(outcome, str):
                     log.info("symbol index: %s %s", path, outcome)
                     if not outcome.startswith("vanished"):
@@ -422,6 +432,7 @@ class SymbolIndex:
                 self._collect_garbage()
         self.generation += 1
         self._load_view()
+        self._progress = (0, 0)
 
     def _parse(self, jobs: list[tuple[str, str, int]]) -> Iterable[tuple[str, Parsed | str]]:
         if not jobs:
