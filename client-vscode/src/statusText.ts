@@ -11,7 +11,12 @@ export function indexState(status: StatusResult): string {
   if (index && typeof index === 'object') {
     const state = typeof index.state === 'string' ? index.state : '';
     const files = typeof index.files === 'number' ? `${index.files} files` : '';
-    return [state, files].filter(Boolean).join(', ');
+    // While the symbol index is built, how far it has got.
+    const parsed =
+      typeof index.parsed === 'number' && typeof index.to_parse === 'number' && index.to_parse > 0
+        ? `${index.parsed}/${index.to_parse} parsed`
+        : '';
+    return [state, files, parsed].filter(Boolean).join(', ');
   }
   return '';
 }

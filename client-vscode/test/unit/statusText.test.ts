@@ -7,6 +7,10 @@ describe('status text', () => {
   it('reads the index state whether it is a word or an object', () => {
     assert.equal(indexState({ index: 'ready' }), 'ready');
     assert.equal(indexState({ index: { state: 'indexing', files: 120 } }), 'indexing, 120 files');
+    assert.equal(
+      indexState({ index: { state: 'indexing', files: 120, parsed: 40, to_parse: 100 } }),
+      'indexing, 120 files, 40/100 parsed',
+    );
     assert.equal(indexState({}), '');
   });
 
