@@ -494,8 +494,7 @@ class SymbolIndex:
                 worker.stop()
 
     def _blob_id(self, digest: str) -> int | None:
-        row = self._db.execute("SELECT id FROM blobs WHERE hash = ?", (digest,)).fetchone()
-        return None if row is None else row[0]
+        return _stored_blob(self._db, digest)
 
     def store_content(self, data: bytes, language: str) -> int:
         """The blob id of this content (an unsaved buffer), parsing it if it is new."""
@@ -616,6 +615,12 @@ def _batches(jobs: list[tuple[str, str, int]]) -> list[tuple[int, list[tuple[str
     return batches
 
 
+def _stored_blob(db: sqlite3.Connection, digest: str) -> int | None:
+    """The id of the blob with this hash, if the index holds it."""
+    row = db.execute("SELECT id FROM blobs WHERE hash = ?", (digest,)).fetchone()
+    return None if row is None else row[0]
+
+
 class _BlobWriter:
     """Writes parsed blobs in bulk inside the caller's transaction: one statement per table for
     many files instead of several per file, which the thread that also parses has no time for.
@@ -636,8 +641,7 @@ class _BlobWriter:
         """The blob id of this content, queueing its rows when the index does not hold it yet."""
         blob = self._ids.get(parsed.hash)
         if blob is None and not self._filling:
-            row = self._db.execute("SELECT id FROM blobs WHERE hash = ?", (parsed.hash,)).fetchone()
-            blob = None if row is None else row[0]
+            blob = _stored_blob(self._db, parsed.hash)
         if blob is not None:
             return blob
         blob = self._ids[parsed.hash] = self._next_id
