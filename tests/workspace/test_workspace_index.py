@@ -226,36 +226,46 @@ def _child_processes() -> set[int]:
     return children
 
 
-def test_closing_stops_a_cold_index_and_keeps_nothing_half_written(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for i in range(25):
-        write(project, f"more/n{i}.py", f"class C{i}:\n    def m(self):\n        return {i}\n")
+def _parallel_repo(project: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> Repo:
+    """A repository indexed by a worker process and the indexing thread, a batch per file."""
+    for rel, text in files.items():
+        write(project, rel, text)
     monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(index_module, "BATCH_BYTES", 200)  # a batch per file
-    before = _child_processes()
+    monkeypatch.setattr(index_module, "BATCH_BYTES", 200)
     repo = Repo(project)
-    index = repo._services.index()
-    index.workers = 2
+    repo._services.index().workers = 2
+    return repo
 
-    # The indexing thread parses the first small batch itself while its worker starts: hold it
-    # there until close() is under way, so the close falls in the middle of the sync.
+
+def _hold_first_batch(monkeypatch: pytest.MonkeyPatch, until: threading.Event) -> threading.Event:
+    """Hold the indexing thread in the first small batch it parses itself (while its worker
+    starts) until `until` is set; the event returned is set once it is held there."""
     parsing = threading.Event()
     real_parse_batch = index_module.parse_batch
 
     def parse_batch_held(root: str, jobs: list[tuple[str, str]]) -> list:
         parsing.set()
-        assert index._closing.wait(30), "close() never came"
+        assert until.wait(30), "the sync was never let go"
         return real_parse_batch(root, jobs)
 
     monkeypatch.setattr(index_module, "parse_batch", parse_batch_held)
+    return parsing
+
+
+def test_closing_stops_a_cold_index_and_keeps_nothing_half_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _child_processes()
+    files = {f"more/n{i}.py": f"class C{i}:\n    def m(self):\n        return {i}\n" for i in range(25)}
+    repo = _parallel_repo(project, monkeypatch, files)
+    index = repo._services.index()
+    parsing = _hold_first_batch(monkeypatch, until=index._closing)  # the close falls mid-sync
     repo.start_indexing()
     assert parsing.wait(30)
     repo.close()  # returns once the sync has stopped
     assert index.status().state == "not started"
     assert _child_processes() <= before, "a parse worker was left running"
 
-    monkeypatch.setattr(index_module, "parse_batch", real_parse_batch)
     reopened = Repo(project)
     stored = reopened._services.index()._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
     assert stored == 0  # the stopped sync was rolled back, not half kept
@@ -266,23 +276,10 @@ def test_closing_stops_a_cold_index_and_keeps_nothing_half_written(
 def test_status_answers_while_indexing_with_how_far_it_is(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(25):
-        write(project, f"more/n{i}.py", f"def g{i}():\n    return {i}\n")
-    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(index_module, "BATCH_BYTES", 200)  # a batch per file
-    repo = Repo(project)
-    index = repo._services.index()
-    index.workers = 2
-    # Hold the indexing thread in its first batch until the status has been read.
-    parsing, release = threading.Event(), threading.Event()
-    real_parse_batch = index_module.parse_batch
-
-    def parse_batch_held(root: str, jobs: list[tuple[str, str]]) -> list:
-        parsing.set()
-        assert release.wait(30), "the test never released the sync"
-        return real_parse_batch(root, jobs)
-
-    monkeypatch.setattr(index_module, "parse_batch", parse_batch_held)
+    files = {f"more/n{i}.py": f"def g{i}():\n    return {i}\n" for i in range(25)}
+    repo = _parallel_repo(project, monkeypatch, files)
+    release = threading.Event()
+    parsing = _hold_first_batch(monkeypatch, until=release)
     repo.start_indexing()
     assert parsing.wait(30)
     during = repo.index_status()  # the sync holds the index: this must not wait for it
