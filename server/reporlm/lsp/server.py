@@ -362,8 +362,8 @@ class ReporlmServer(LanguageServer):
         if symbols is None:
             return  # the folder was closed first
         folder.index = {
-            **{k: v for k, v in folder.index.items() if k not in ("parsed", "to_parse")},
             "state": "ready" if symbols.state == "ready" else "failed",
+            **listed,
             "symbols": {
                 "state": symbols.state,
                 "files": symbols.files,
