@@ -25,6 +25,39 @@ class ReplFunction:
 
 REPO_FUNCTIONS = (
     ReplFunction(
+        "repo.callers",
+        "(name, max_results=200) -> list[Caller]",
+        "the functions/methods whose code calls `name`, with the call lines: repo.callers('parse') -> "
+        "[src/cli.py:40 function main (calls at 52, 60)]; `<module>` is top-level code. By name: "
+        "obj.parse() counts for every parse.",
+    ),
+    ReplFunction(
+        "repo.subclasses",
+        "(name, transitive=True, max_results=500) -> list[Subclass]",
+        "the classes inheriting from class `name`, directly or through others (transitive=False: "
+        "direct only): repo.subclasses('BaseError') -> [src/errors.py:12 class NotFound(BaseError)].",
+    ),
+    ReplFunction(
+        "repo.importers",
+        "(module, max_results=500) -> list[Importer]",
+        "the files importing a module or a name from it, relative imports included: "
+        "repo.importers('pkg.models') or repo.importers('pkg.models.User') -> "
+        "[src/pkg/views.py:3: from .models import User]; each has .path, .line, .text.",
+    ),
+    ReplFunction(
+        "repo.search",
+        "(query, k=20, kind=None) -> list[Match]",
+        "definitions best matching words about what code does (names, docstrings, signatures, "
+        "paths): repo.search('retry failed requests') -> [src/net.py:30 function with_retries: Call "
+        "fn again on failure.]; each has .path, .line, .qualified, .doc.",
+    ),
+    ReplFunction(
+        "repo.symbol_at",
+        "(path, line) -> Symbol | None",
+        "the innermost definition holding a line: repo.symbol_at('src/a.py', 40) -> "
+        "src/a.py:12-60 method Session.request; None at module level.",
+    ),
+    ReplFunction(
         "repo.files",
         '(pattern="**/*", under=None) -> list[str]',
         "repository-relative paths of the text files (git-tracked, not ignored), filtered by a glob.",
@@ -48,7 +81,8 @@ REPO_FUNCTIONS = (
         "repo.symbols",
         "(path=None, name=None, kind=None, max_results=500) -> list[Symbol]",
         "definitions (tree-sitter) in a file or folder, by name ('parse', 'Parser.parse', 'test_*') or "
-        "kind ('class', 'function', 'method'); Symbol has .name, .kind, .path, .line, .end_line, .parent.",
+        "kind ('class', 'function', 'method'); Symbol has .name, .kind, .path, .line, .end_line, .parent, "
+        ".qualified.",
     ),
     ReplFunction(
         "repo.definitions",
