@@ -10,3 +10,11 @@
 (command
   name: (command_name
     (word) @name)) @reference.call
+
+; Sourced files, for repo.importers: source lib.sh, . ./lib.sh (relative to the folder run from,
+; most often the script's own).
+((command
+  name: (command_name
+    (word) @_source)
+  argument: (word) @import.relative) @import
+  (#match? @_source "^(source|\\.)$"))

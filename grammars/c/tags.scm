@@ -81,3 +81,7 @@
   ]) @reference.call
 
 (type_identifier) @name @reference.type
+
+; Includes, for repo.importers: #include "x/y.h" and <y.h>
+(preproc_include
+  path: (_) @import.module) @import

@@ -107,4 +107,4 @@
       name: (type_identifier) @name)
     (template_type
       name: (type_identifier) @name)
-  ] @reference.class)
+  ] @reference.base)

@@ -69,7 +69,7 @@
       (identifier) @name)
     (qualified_name
       name: (identifier) @name)
-  ] @reference.class)
+  ] @reference.base)
 
 (parameter
   type: [
@@ -84,3 +84,10 @@
     (generic_name
       (identifier) @name)
   ]) @reference.type
+
+; Imports, for repo.importers: using A.B; (and using X = A.B;)
+(using_directive
+  [
+    (qualified_name)
+    (identifier)
+  ] @import.module .) @import

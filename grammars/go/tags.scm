@@ -79,3 +79,8 @@
   ]) @reference.call
 
 (type_identifier) @name @reference.type
+
+; Imports, for repo.importers: the package path, and the name it is imported as, if any.
+(import_spec
+  name: (_)? @import.alias
+  path: (_) @import.module) @import

@@ -49,7 +49,18 @@
     (type_identifier) @name
     (generic_type
       (type_identifier) @name)
-  ]) @reference.class
+    (scoped_type_identifier
+      (type_identifier) @name .)
+  ]) @reference.base
+
+; interface A extends B, C
+(extends_interfaces
+  (type_list
+    [
+      (type_identifier) @name
+      (generic_type
+        (type_identifier) @name)
+    ] @reference.base))
 
 (super_interfaces
   (type_list
@@ -64,3 +75,16 @@
     name: (identifier) @name)) @reference.import
 
 (type_identifier) @name @reference.type
+
+; Imports, for repo.importers: `import a.b.C;` is module a.b, name C; `import a.b.*;` module a.b.
+(import_declaration
+  (scoped_identifier
+    scope: (_) @import.module
+    name: (identifier) @import.name) .) @import
+
+(import_declaration
+  [
+    (scoped_identifier)
+    (identifier)
+  ] @import.module
+  (asterisk) @import.name) @import

@@ -5,4 +5,4 @@
     (identifier) @name
     (member_expression
       property: (property_identifier) @name)
-  ] @reference.class)
+  ] @reference.base)

@@ -16,9 +16,16 @@ export class Order extends Base {
   }
 }
 
+/**
+ * Call `fn`, trying again on failure.
+ *
+ * @param fn what to call
+ */
 export function withRetries(fn, retries = MAX_RETRIES) {
   return fn();
 }
+
+const { Store } = require("../store");
 
 const place = (order) => new Order(order).submit(new HttpClient());
 

@@ -109,3 +109,25 @@
 ; import { a, b as c } from "x": the imported name is the reference
 (import_specifier
   name: (identifier) @name) @reference.import
+
+; Imports, for repo.importers: the module (a string) and each name imported from it.
+(import_statement
+  source: (string) @import.module) @import
+
+(import_statement
+  (import_clause
+    (named_imports
+      (import_specifier
+        name: (_) @import.name
+        alias: (_)? @import.alias)))
+  source: (string) @import.module) @import
+
+(export_statement
+  source: (string) @import.module) @import
+
+((call_expression
+  function: (identifier) @_require
+  arguments: (arguments
+    .
+    (string) @import.module)) @import
+  (#eq? @_require "require"))

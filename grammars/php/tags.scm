@@ -35,7 +35,7 @@
     (name) @name
     (qualified_name
       (name) @name .)
-  ]) @reference.class
+  ]) @reference.base
 
 (class_interface_clause
   [
@@ -77,3 +77,16 @@
 
 (use_declaration
   (name) @name) @reference.implementation
+
+; Imports, for repo.importers: use A\B\C; use A\B\C as D; use A\{B, C};
+(namespace_use_clause
+  (qualified_name
+    (namespace_name) @import.module
+    (name) @import.name)
+  alias: (name)? @import.alias) @import
+
+(namespace_use_declaration
+  (namespace_name) @import.module
+  body: (namespace_use_group
+    (namespace_use_clause
+      (name) @import.name))) @import

@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 import logging
+from . import payments
+from ..core.base import Model as BaseModel, Tracked
+import shop.audit as audit
 
 MAX_RETRIES = 3
 log = logging.getLogger(__name__)
@@ -28,6 +31,14 @@ class Rush(Order):
         return super().submit(client)
 
 
+class Audited(audit.Logged, BaseModel, Generic[T]):
+    """An order whose changes are logged.
+
+    More detail that is not part of the summary.
+    """
+
+
 def with_retries(fn, retries=MAX_RETRIES):
+    """Call `fn` until it succeeds, at most `retries` times."""
     for _ in range(retries):
         return fn()

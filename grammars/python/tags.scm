@@ -28,14 +28,20 @@
       attribute: (identifier) @name)
   ]) @reference.call
 
-; Base classes: class A(B, pkg.C)
+; Base classes: class A(B, pkg.C, Generic[T])
 (class_definition
   superclasses: (argument_list
     [
       (identifier) @name
       (attribute
         attribute: (identifier) @name)
-    ] @reference.class))
+      (subscript
+        value: [
+          (identifier) @name
+          (attribute
+            attribute: (identifier) @name)
+        ])
+    ] @reference.base))
 
 ; Decorators without a call: @property, @functools.cache
 (decorator
@@ -68,3 +74,26 @@
 ; Names in type annotations: x: Foo, -> Bar
 (type
   (identifier) @name) @reference.type
+
+; Import statements, for repo.importers: the module as written (a relative import keeps its
+; dots) and each imported name. One match per name.
+(import_statement
+  name: [
+    (dotted_name) @import.module
+    (aliased_import
+      name: (dotted_name) @import.module
+      alias: (identifier) @import.alias)
+  ]) @import
+
+(import_from_statement
+  module_name: (_) @import.module
+  name: [
+    (dotted_name) @import.name
+    (aliased_import
+      name: (dotted_name) @import.name
+      alias: (identifier) @import.alias)
+  ]) @import
+
+(import_from_statement
+  module_name: (_) @import.module
+  (wildcard_import) @import.name) @import

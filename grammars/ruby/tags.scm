@@ -38,7 +38,18 @@
     (constant) @name
     (scope_resolution
       name: (constant) @name)
-  ]) @reference.class
+  ]) @reference.base
+
+; Mixins: include Comparable, extend Forwardable
+((call
+  method: (identifier) @_mixin
+  arguments: (argument_list
+    [
+      (constant) @name
+      (scope_resolution
+        name: (constant) @name)
+    ])) @reference.implementation
+  (#match? @_mixin "^(include|extend|prepend)$"))
 
 ; Calls with a receiver or arguments; require and friends are plumbing.
 ((call
@@ -51,3 +62,20 @@
     (scope_resolution
       name: (constant) @name)
   ]) @reference.class
+
+; Imports, for repo.importers: require "x" (a load path) and require_relative "x" (this folder).
+((call
+  method: (identifier) @_require
+  arguments: (argument_list
+    .
+    (string
+      (string_content) @import.module))) @import
+  (#match? @_require "^(require|load)$"))
+
+((call
+  method: (identifier) @_require
+  arguments: (argument_list
+    .
+    (string
+      (string_content) @import.relative))) @import
+  (#eq? @_require "require_relative"))

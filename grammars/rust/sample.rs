@@ -1,4 +1,6 @@
 use std::collections::HashMap;
+use crate::shop::{Cart, pay::Card};
+use super::audit as log;
 
 pub const MAX_RETRIES: u32 = 3;
 
@@ -14,6 +16,8 @@ pub enum Item {
     Pen,
 }
 
+/// Something an order can be sent to.
+#[allow(dead_code)]
 pub trait Submit {
     fn submit(&self) -> Result<(), String>;
 }

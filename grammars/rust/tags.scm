@@ -106,3 +106,35 @@
   ] @reference.import)
 
 (type_identifier) @name @reference.type
+
+; Imports, for repo.importers: use a::b::C; use a::{b, c::D}; use a::b as c; use a::*;
+(use_declaration
+  argument: (scoped_identifier
+    path: (_) @import.module
+    name: (identifier) @import.name)) @import
+
+(use_declaration
+  argument: (identifier) @import.module) @import
+
+(use_declaration
+  argument: (use_as_clause
+    path: [
+      (scoped_identifier
+        path: (_) @import.module
+        name: (identifier) @import.name)
+      (identifier) @import.module
+    ]
+    alias: (identifier) @import.alias)) @import
+
+(use_declaration
+  argument: (scoped_use_list
+    path: (_) @import.module
+    list: (use_list
+      [
+        (identifier)
+        (scoped_identifier)
+      ] @import.name))) @import
+
+(use_declaration
+  argument: (use_wildcard
+    (_) @import.module)) @import

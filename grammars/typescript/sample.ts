@@ -1,4 +1,5 @@
 import { Client } from "./client";
+import * as util from "../util/index";
 
 export const MAX_RETRIES = 3;
 

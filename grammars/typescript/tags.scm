@@ -55,7 +55,7 @@
     (identifier) @name
     (member_expression
       property: (property_identifier) @name)
-  ]) @reference.class
+  ]) @reference.base
 
 (implements_clause
   [

@@ -115,17 +115,14 @@ def _identifier_at(text: str, column: int) -> str | None:
 
 def _enclosing_symbol(repo: TextSource, path: str, line: int) -> tuple[str, int] | None:
     """The innermost definition holding `line`, from the repository's symbol index if it has one."""
-    symbols = getattr(repo, "symbols", None)
-    if not callable(symbols):
+    symbol_at = getattr(repo, "symbol_at", None)
+    if not callable(symbol_at):
         return None
     try:
-        holding = [s for s in symbols(path) if s.line <= line <= s.end_line]
+        inner = symbol_at(path, line)
     except Exception:  # a language without symbol support, an index that failed: fall back
         return None
-    if not holding:
-        return None
-    inner = min(holding, key=lambda s: (s.end_line - s.line, -s.line))
-    return inner.name, inner.line
+    return (inner.name, inner.line) if inner is not None else None
 
 
 def _enclosing(lines: list[str], line: int) -> tuple[str, int] | None:

@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -82,15 +83,22 @@ class Grammar:
                 compiled = _WHOLE[self.key] = Query(self.language(), self.query_text())
             return compiled
 
-    def tags_query(self) -> tuple[Query, tuple[bool, ...]]:
-        """The tags query for one pass over a tree, and for each of its patterns whether it is a
-        reference pattern. Only `@name` is captured for references: they are most of the
-        matches, and fewer captures make them cheaper."""
+    def tags_query(self) -> tuple[Query, tuple[str | None, ...]]:
+        """The tags query for one pass over a tree, and for each of its patterns the kind of
+        reference it finds ("call" for `@reference.call`), None for other patterns. Only `@name`
+        is captured for references: they are most of the matches, and fewer captures make them
+        cheaper."""
         with self._lock:
             compiled = _TAGS.get(self.key)
             if compiled is None:
                 compiled = _TAGS[self.key] = _compile_tags_query(self)
             return compiled
+
+    def supports(self, feature: str) -> bool:
+        """Whether our queries for this grammar find `feature`: "calls" (`@reference.call`),
+        "bases" (`@reference.base` or `@reference.implementation`) or "imports" (`@import.module`
+        or `@import.relative`)."""
+        return feature in _features(self.query_text())
 
     def parser(self) -> Parser:
         """A parser for this grammar, one per thread (a parser is not safe to share)."""
@@ -114,25 +122,38 @@ def _load_language(package: str, function: str) -> Language:
 
 
 _WHOLE: dict[str, Query] = {}
-_TAGS: dict[str, tuple[Query, tuple[bool, ...]]] = {}
+_TAGS: dict[str, tuple[Query, tuple[str | None, ...]]] = {}
 _PARSERS = threading.local()
+_REFERENCE_KIND = re.compile(rb"@reference\.(\w+)")
+_FEATURE_CAPTURES = {
+    "calls": re.compile(r"@reference\.call\b"),
+    "bases": re.compile(r"@reference\.(?:base|implementation)\b"),
+    "imports": re.compile(r"@import\.(?:module|relative)\b"),
+}
 
 
-def _compile_tags_query(grammar: Grammar) -> tuple[Query, tuple[bool, ...]]:
+@cache
+def _features(query_text: str) -> frozenset[str]:
+    return frozenset(name for name, capture in _FEATURE_CAPTURES.items() if capture.search(query_text))
+
+
+def _compile_tags_query(grammar: Grammar) -> tuple[Query, tuple[str | None, ...]]:
     from tree_sitter import Query
 
     text = grammar.query_text()
     source = text.encode("utf-8")
     query = Query(grammar.language(), text)
-    is_reference = tuple(
-        b"@reference." in source[query.start_byte_for_pattern(index) : query.end_byte_for_pattern(index)]
-        for index in range(query.pattern_count)
-    )
+    kinds: list[str | None] = []
+    for index in range(query.pattern_count):
+        found = _REFERENCE_KIND.search(
+            source, query.start_byte_for_pattern(index), query.end_byte_for_pattern(index)
+        )
+        kinds.append(found.group(1).decode() if found else None)
     for index in range(query.capture_count):
         name = query.capture_name(index)
         if name.startswith("reference."):
             query.disable_capture(name)
-    return query, is_reference
+    return query, tuple(kinds)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .grammars import GrammarSet, load_grammars
-from .tags import Definition, parse_tags
+from .symbol_search import search_columns
+from .tags import Base, Definition, Import, parse_tags
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 MAX_INDEX_BYTES = 2 * 1024 * 1024
 """Larger files are generated far more often than written; they are skipped, not parsed."""
 MINIFIED_LINE_CHARS = 10_000
@@ -61,17 +62,35 @@ CREATE TABLE IF NOT EXISTS files(
     inode INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS defs(
     blob INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,
-    end_line INTEGER NOT NULL, parent TEXT NOT NULL, signature TEXT NOT NULL);
+    end_line INTEGER NOT NULL, parent TEXT NOT NULL, signature TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS refs(
-    blob INTEGER NOT NULL, name TEXT NOT NULL, lines TEXT NOT NULL, count INTEGER NOT NULL);
+    blob INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, lines TEXT NOT NULL,
+    count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bases(
+    blob INTEGER NOT NULL, child TEXT NOT NULL, child_line INTEGER NOT NULL, name TEXT NOT NULL,
+    text TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS imports(
+    blob INTEGER NOT NULL, module TEXT NOT NULL, name TEXT NOT NULL, alias TEXT NOT NULL,
+    line INTEGER NOT NULL);
 """
+_SEARCH_TABLE = (
+    # Words of each definition (row id = the defs row id), for repo.search; porter stems them.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS defs_text USING fts5("
+    "name, parent, signature, doc, tokenize='porter unicode61')"
+)
 _INDEXES = {
     "defs_name": "defs(name)",
     "defs_blob": "defs(blob)",
     "refs_name": "refs(name)",
     "refs_blob": "refs(blob)",
+    "bases_name": "bases(name)",
+    "bases_blob": "bases(blob)",
+    "imports_blob": "imports(blob)",
 }
 _SCHEMA = _TABLES + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON {on};\n" for name, on in _INDEXES.items())
+_DEF_COLUMNS = "name, kind, line, end_line, parent, signature, doc"
+_DATA_TABLES = ("blobs", "files", "defs", "refs", "bases", "imports")
+"""Every table a format change drops (not only empties: an older format's columns differ)."""
 
 
 def blob_hash(data: bytes) -> str:
@@ -91,8 +110,10 @@ class Parsed(NamedTuple):
     hash: str
     language: str
     status: str  # "" when parsed, else why it was skipped
-    definitions: list[tuple[str, str, int, int, str, str]]  # Definition fields: plain tuples pickle faster
-    references: list[tuple[str, str, int]]  # (name, comma-separated lines, count)
+    definitions: list[tuple[str, str, int, int, str, str, str]]  # Definition fields: tuples pickle faster
+    references: list[tuple[str, str, str, int]]  # (name, kind, comma-separated lines, count)
+    bases: list[tuple[str, int, str, str, str, int]]  # tags.Base fields
+    imports: list[tuple[str, str, str, int]]  # tags.Import fields
 
 
 def parse_content(data: bytes, language: str, grammars: GrammarSet | None = None) -> Parsed:
@@ -102,15 +123,25 @@ def parse_content(data: bytes, language: str, grammars: GrammarSet | None = None
     longest = max(map(len, data.split(b"\n")))
     if longest > MINIFIED_LINE_CHARS:
         return Parsed(
-            digest, language, f"skipped: minified or generated (a line of {longest:,} chars)", [], []
+            digest, language, f"skipped: minified or generated (a line of {longest:,} chars)", [], [], [], []
         )
     try:
         tags = parse_tags(grammar, data)
     except Exception as exc:  # a grammar bug must not stop the index
         log.warning("parsing failed (%s): %s", language, exc)
-        return Parsed(digest, language, f"skipped: parse error ({type(exc).__name__})", [], [])
-    refs = [(name, ",".join(map(str, lines)), len(lines)) for name, lines in tags.references.items()]
-    return Parsed(digest, language, "", [tuple(d) for d in tags.definitions], refs)  # type: ignore[misc]
+        return Parsed(digest, language, f"skipped: parse error ({type(exc).__name__})", [], [], [], [])
+    refs = [
+        (name, kind, ",".join(map(str, lines)), len(lines)) for (name, kind), lines in tags.references.items()
+    ]
+    return Parsed(
+        digest,
+        language,
+        "",
+        [tuple(d) for d in tags.definitions],  # type: ignore[misc]
+        refs,
+        [tuple(b) for b in tags.bases],  # type: ignore[misc]
+        [tuple(i) for i in tags.imports],  # type: ignore[misc]
+    )
 
 
 def parse_batch(root: str, jobs: list[tuple[str, str]]) -> list[tuple[str, Parsed | str]]:
@@ -193,6 +224,8 @@ class SymbolIndex:
         self._progress = (0, 0)  # (parsed, to parse) of the sync under way
         self._closing = threading.Event()
         """Set by close(): a sync stops between two parsed batches instead of finishing."""
+        self.searchable = False
+        """Whether the full-text table of definitions exists (SQLite has FTS5): repo.search."""
         self._db, self.location = self._open(db_path)
 
     # ----- opening ---------------------------------------------------------------------------
@@ -218,15 +251,21 @@ class SymbolIndex:
         db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         fingerprint = f"{SCHEMA_VERSION}:{self.grammars.fingerprint()}"
         row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-        if row is None or row[0] != fingerprint:
+        fresh = row is None or row[0] != fingerprint
+        if fresh:
             if row is not None:
                 log.info("grammars or index format changed: the symbol index starts afresh")
+            # Dropped, not emptied: an older format's tables have other columns.
             with _transaction(db):
-                for table in ("blobs", "files", "defs", "refs"):
-                    db.execute(f"DELETE FROM {table}")
+                for table in ("defs_text", *_DATA_TABLES):
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.executescript(_SCHEMA)
+        self.searchable = _create_search_table(db)
+        if fresh:
+            with _transaction(db):
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
         return db
@@ -408,7 +447,7 @@ class SymbolIndex:
                 # keeping them up to date row by row.
                 for name in _INDEXES:
                     self._db.execute(f"DROP INDEX IF EXISTS {name}")
-            writer = _BlobWriter(self._db)
+            writer = _BlobWriter(self._db, searchable=self.searchable)
             self._progress = (0, len(jobs))
             for done, (path, outcome) in enumerate(self._parse(jobs), 1):
                 self._progress = (done, len(jobs))
@@ -504,7 +543,7 @@ class SymbolIndex:
                 return blob
             parsed = parse_content(data, language, self.grammars)
             with _transaction(self._db):
-                writer = _BlobWriter(self._db)
+                writer = _BlobWriter(self._db, searchable=self.searchable)
                 blob = writer.add(parsed)
                 writer.flush()
             self.generation += 1
@@ -523,7 +562,18 @@ class SymbolIndex:
         ]
         for chunk in _chunks(stale):
             marks = ",".join("?" * len(chunk))
-            for table, column in (("defs", "blob"), ("refs", "blob"), ("blobs", "id")):
+            if self.searchable:
+                self._db.execute(
+                    f"DELETE FROM defs_text WHERE rowid IN (SELECT rowid FROM defs WHERE blob IN ({marks}))",
+                    chunk,
+                )
+            for table, column in (
+                ("defs", "blob"),
+                ("refs", "blob"),
+                ("bases", "blob"),
+                ("imports", "blob"),
+                ("blobs", "id"),
+            ):
                 self._db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
 
     def _file_rows(self, paths: Iterable[str] | None = None) -> dict[str, _FileRow]:
@@ -568,9 +618,7 @@ class SymbolIndex:
 
     def definitions_named(self, name: str) -> list[tuple[int, Definition]]:
         with self._lock:
-            cursor = self._db.execute(
-                "SELECT blob, name, kind, line, end_line, parent, signature FROM defs WHERE name = ?", (name,)
-            )
+            cursor = self._db.execute(f"SELECT blob, {_DEF_COLUMNS} FROM defs WHERE name = ?", (name,))
             return [(row[0], Definition(*row[1:])) for row in cursor]
 
     def definitions_in(self, blobs: Iterable[int]) -> list[tuple[int, Definition]]:
@@ -579,9 +627,7 @@ class SymbolIndex:
             for chunk in _chunks(sorted(set(blobs))):
                 marks = ",".join("?" * len(chunk))
                 cursor = self._db.execute(
-                    "SELECT blob, name, kind, line, end_line, parent, signature FROM defs "
-                    f"WHERE blob IN ({marks})",
-                    chunk,
+                    f"SELECT blob, {_DEF_COLUMNS} FROM defs WHERE blob IN ({marks})", chunk
                 )
                 out += [(row[0], Definition(*row[1:])) for row in cursor]
         return out
@@ -591,15 +637,89 @@ class SymbolIndex:
         with self._lock:
             return list(self._db.execute("SELECT blob, name, kind, line, parent FROM defs"))
 
-    def references_named(self, name: str) -> list[tuple[int, list[int]]]:
+    def references_named(self, name: str, kinds: Iterable[str] | None = None) -> list[tuple[int, list[int]]]:
+        """(blob, lines) where `name` is referenced (as one of `kinds` if given: "call", "import",
+        "base", ...); a blob comes once per kind it uses the name as."""
+        query, args = "SELECT blob, lines FROM refs WHERE name = ?", [name]
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            query += f" AND kind IN ({','.join('?' * len(wanted))})"
+            args += wanted
         with self._lock:
-            cursor = self._db.execute("SELECT blob, lines FROM refs WHERE name = ?", (name,))
+            cursor = self._db.execute(query, args)
             return [(blob, [int(n) for n in lines.split(",")]) for blob, lines in cursor]
 
     def reference_counts(self) -> list[tuple[int, str, int]]:
-        """(blob, name, count) of every stored reference."""
+        """(blob, name, count) of every stored reference, all kinds together."""
         with self._lock:
-            return list(self._db.execute("SELECT blob, name, count FROM refs"))
+            return list(self._db.execute("SELECT blob, name, SUM(count) FROM refs GROUP BY blob, name"))
+
+    def bases_named(self, names: Iterable[str]) -> list[tuple[int, Base]]:
+        """Class headers naming any of `names` as a base: (blob, Base)."""
+        out: list[tuple[int, Base]] = []
+        with self._lock:
+            for chunk in _chunks(sorted(set(names))):
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    "SELECT blob, child, child_line, name, text, kind, line FROM bases "
+                    f"WHERE name IN ({marks})",
+                    chunk,
+                )
+                out += [(row[0], Base(*row[1:])) for row in cursor]
+        return out
+
+    def bases_in(self, blobs: Iterable[int]) -> list[tuple[int, Base]]:
+        """Every base named in the class headers of these blobs: (blob, Base), in source order."""
+        out: list[tuple[int, Base]] = []
+        with self._lock:
+            for chunk in _chunks(sorted(set(blobs))):
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    "SELECT blob, child, child_line, name, text, kind, line FROM bases "
+                    f"WHERE blob IN ({marks}) ORDER BY blob, rowid",
+                    chunk,
+                )
+                out += [(row[0], Base(*row[1:])) for row in cursor]
+        return out
+
+    def imports_like(self, name: str) -> list[tuple[int, Import]]:
+        """Imports that may concern `name` (a module's or a name's last part): those importing a
+        name `name`, or a module whose text ends with it. Callers match them exactly."""
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT blob, module, name, alias, line FROM imports "
+                "WHERE name = ? OR alias = ? OR module LIKE ? ESCAPE '\\'",
+                (name, name, pattern),
+            )
+            return [(row[0], Import(*row[1:])) for row in cursor]
+
+    def search(
+        self, expression: str, weights: tuple[float, ...], limit: int | None
+    ) -> list[tuple[int, Definition, float]]:
+        """Definitions matching a full-text `expression` (FTS5 syntax), best first, at most
+        `limit` (None: all): (blob, definition, score), a higher score better."""
+        if not self.searchable:
+            raise RuntimeError("this SQLite has no full-text search (FTS5)")
+        rank = f"bm25(defs_text, {', '.join(str(float(w)) for w in weights)})"
+        columns = ", ".join("d." + column for column in _DEF_COLUMNS.split(", "))
+        query = (
+            f"SELECT d.blob, {columns}, {rank} FROM defs_text JOIN defs AS d ON d.rowid = defs_text.rowid "
+            f"WHERE defs_text MATCH ? ORDER BY {rank} LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(query, (expression, -1 if limit is None else limit)).fetchall()
+        return [(row[0], Definition(*row[1:-1]), -row[-1]) for row in rows]
+
+
+def _create_search_table(db: sqlite3.Connection) -> bool:
+    """Make the full-text table of definitions; False where SQLite was built without FTS5."""
+    try:
+        db.execute(_SEARCH_TABLE)
+    except sqlite3.OperationalError as exc:
+        log.warning("SQLite has no full-text search (%s): repo.search is unavailable", exc)
+        return False
+    return True
 
 
 def _batches(jobs: list[tuple[str, str, int]]) -> list[tuple[int, list[tuple[str, str]]]]:
@@ -628,14 +748,20 @@ class _BlobWriter:
 
     FLUSH_ROWS = 50_000
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, *, searchable: bool) -> None:
         self._db = db
         self._next_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM blobs").fetchone()[0] + 1
+        # Definitions get their row ids here too: the full-text row of a definition shares it.
+        self._next_def = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM defs").fetchone()[0] + 1
+        self._searchable = searchable
         self._ids: dict[str, int] = {}  # content written by this writer
         self._filling = self._next_id == 1  # an empty index: nothing to look up there
         self._blobs: list[tuple[int, str, str, str, float]] = []
         self._defs: list[tuple[object, ...]] = []
+        self._texts: list[tuple[object, ...]] = []
         self._refs: list[tuple[object, ...]] = []
+        self._bases: list[tuple[object, ...]] = []
+        self._imports: list[tuple[object, ...]] = []
 
     def add(self, parsed: Parsed) -> int:
         """The blob id of this content, queueing its rows when the index does not hold it yet."""
@@ -647,8 +773,14 @@ class _BlobWriter:
         blob = self._ids[parsed.hash] = self._next_id
         self._next_id += 1
         self._blobs.append((blob, parsed.hash, parsed.language, parsed.status, time.time()))
-        self._defs += [(blob, *d) for d in parsed.definitions]
+        first = self._next_def
+        self._next_def += len(parsed.definitions)
+        self._defs += [(rowid, blob, *d) for rowid, d in enumerate(parsed.definitions, first)]
+        if self._searchable:
+            self._texts += [(rowid, *search_columns(*d)) for rowid, d in enumerate(parsed.definitions, first)]
         self._refs += [(blob, *r) for r in parsed.references]
+        self._bases += [(blob, *b) for b in parsed.bases]
+        self._imports += [(blob, *i) for i in parsed.imports]
         if len(self._defs) + len(self._refs) >= self.FLUSH_ROWS:
             self.flush()
         return blob
@@ -657,9 +789,21 @@ class _BlobWriter:
         self._db.executemany(
             "INSERT INTO blobs(id, hash, language, status, seen) VALUES (?, ?, ?, ?, ?)", self._blobs
         )
-        self._db.executemany("INSERT INTO defs VALUES (?, ?, ?, ?, ?, ?, ?)", self._defs)
-        self._db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", self._refs)
-        self._blobs, self._defs, self._refs = [], [], []
+        self._db.executemany(
+            "INSERT INTO defs(rowid, blob, name, kind, line, end_line, parent, signature, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._defs,
+        )
+        if self._texts:
+            self._db.executemany(
+                "INSERT INTO defs_text(rowid, name, parent, signature, doc) VALUES (?, ?, ?, ?, ?)",
+                self._texts,
+            )
+        self._db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?)", self._refs)
+        self._db.executemany("INSERT INTO bases VALUES (?, ?, ?, ?, ?, ?, ?)", self._bases)
+        self._db.executemany("INSERT INTO imports VALUES (?, ?, ?, ?, ?)", self._imports)
+        self._blobs, self._defs, self._texts, self._refs = [], [], [], []
+        self._bases, self._imports = [], []
 
 
 class _Worker:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import codeintel
 from .cache import index_path
 from .errors import WorkspaceError
 from .globs import compile_glob
@@ -23,7 +24,7 @@ from .listing import VCS_DIRS, Listing, is_text_file, list_files
 from .paths import is_under, to_relative
 from .repomap import MapEntry, RepoGraph, is_peripheral, render_map
 from .search import GitScope, Hit, Matcher, grep_files
-from .symbols import Symbol, kind_matcher, name_matcher, symbol
+from .symbols import Caller, Importer, Match, Subclass, Symbol, kind_matcher, name_matcher, symbol
 from .text import decode, split_lines
 from .tree import human_size, render_tree
 
@@ -372,6 +373,73 @@ class Repo:
         if len(definitions) > MAX_OUTLINE_ENTRIES:
             lines.append(f"… {len(definitions) - MAX_OUTLINE_ENTRIES} more; use repo.symbols(path={rel!r})")
         return "\n".join(lines)
+
+    # ----- code intelligence: the questions an IDE answers (see codeintel.py) ---------------
+
+    def callers(self, name: str, max_results: int = 200) -> list[Caller]:
+        """The functions, methods and classes whose code calls `name`, each with its call lines.
+
+        `repo.callers("merge_cookies")` -> [src/sessions.py:459 method Session.prepare_request
+        (calls at 481), ...]; module-level code is the caller `<module>`. Calls are matched by
+        name (`obj.save()` counts for every `save`): read a caller's lines when the name is common.
+        """
+        return codeintel.callers(self._code_view(None), name, self._limit(max_results))
+
+    def subclasses(self, name: str, transitive: bool = True, max_results: int = 500) -> list[Subclass]:
+        """The classes that inherit from class `name`, directly or (transitive=True) through others.
+
+        `repo.subclasses("RequestException")` -> [src/exceptions.py:48 class HTTPError(RequestException),
+        ...]; each has `.bases`, the names its header lists. Interfaces' implementations count.
+        """
+        if not isinstance(transitive, bool):
+            raise WorkspaceError(f"transitive must be True or False, not {transitive!r}")
+        return codeintel.subclasses(self._code_view(None), name, transitive, self._limit(max_results))
+
+    def importers(self, module: str, max_results: int = 500) -> list[Importer]:
+        """The files that import a module, or a name from it: one Importer(path, line, text) each.
+
+        `repo.importers("requests.models")` or `repo.importers("requests.models.Request")` ->
+        [src/requests/sessions.py:32: from .models import Request, ...]. Relative imports count;
+        a path ("src/requests/models.py") works too.
+        """
+        return codeintel.importers(self._code_view(None), module, self._limit(max_results))
+
+    def symbol_at(self, path: str, line: int) -> Symbol | None:
+        """The innermost definition holding line `line` of `path`, or None at module level.
+
+        `repo.symbol_at("src/a.py", 40)` -> src/a.py:12-60 method Session.request
+        """
+        rel = self._file(path)
+        _check_int(line, "line")
+        return codeintel.symbol_at(self._code_view(rel), rel, line)
+
+    def search(self, query: str, k: int = 20, kind: str | list[str] | None = None) -> list[Match]:
+        """The `k` definitions whose names, docstrings, signatures and paths best match `query`.
+
+        For behaviour described in words: `repo.search("verify the citations of an answer")` ->
+        [server/engine/citations.py:51 function verify: Check every path:line ..., ...].
+        `kind` keeps only some kinds ("function", ["class", "method"]).
+        """
+        if _check_int(k, "k") < 1:
+            raise WorkspaceError(f"k must be at least 1, not {k}")
+        return codeintel.search(self._code_view(None), query, k, kind_matcher(kind))
+
+    def _code_view(self, path: str | None) -> codeintel.CodeView:
+        return codeintel.CodeView(
+            index=self._services.index(),
+            paths_by_blob=self._symbol_view(path),
+            grammars=self._services.grammars,
+            files=self._sizes(),
+            line_text=self._line_text,
+            line_count=self.line_count,
+        )
+
+    def _line_text(self, path: str, line: int) -> str:
+        try:
+            lines = split_lines(self._text(path))
+        except WorkspaceError:
+            return ""
+        return lines[line - 1].strip()[:300] if 0 < line <= len(lines) else ""
 
     def repo_map(self, question: str = "", max_tokens: int = DEFAULT_MAP_TOKENS) -> str:
         """The most important files and their key definitions, ranked by how the code references

@@ -1,13 +1,16 @@
-"""The records `repo.symbols` and `repo.definitions` return, and how names are matched."""
+"""The records the symbol functions of `repo` return, and how names are matched."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import WorkspaceError
 from .tags import Definition
+
+MODULE = "<module>"
+"""The name of a file's module-level code, where it is the caller (`path::<module>`)."""
 
 
 @dataclass(frozen=True)
@@ -20,13 +23,62 @@ class Symbol:
     line: int  # line of the name, 1-based
     end_line: int  # last line of the definition
     parent: str
+    qualified: str = field(init=False)
+    """`parent.name` ("Session.request"), or `name` at the top level. A field, not a property, so
+    that it is in the record the REPL gets."""
 
-    @property
-    def qualified(self) -> str:
-        return f"{self.parent}.{self.name}" if self.parent else self.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qualified", f"{self.parent}.{self.name}" if self.parent else self.name)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}-{self.end_line} {self.kind} {self.qualified}"
+
+
+@dataclass(frozen=True)
+class Caller(Symbol):
+    """A definition whose body calls the name asked about (`<module>`: the file's top-level code),
+    with the lines of those calls."""
+
+    calls: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        lines = ", ".join(map(str, self.calls))
+        return f"{self.path}:{self.line} {self.kind} {self.qualified} (calls at {lines})"
+
+
+@dataclass(frozen=True)
+class Subclass(Symbol):
+    """A class inheriting from the name asked about, directly or through other classes; `bases`
+    are the names its header gives, as written."""
+
+    bases: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line} {self.kind} {self.qualified}({', '.join(self.bases)})"
+
+
+@dataclass(frozen=True)
+class Match(Symbol):
+    """A definition found by `repo.search`, with its doc (first paragraph) and its score."""
+
+    doc: str = ""
+    score: float = 0.0
+
+    def __str__(self) -> str:
+        head = f"{self.path}:{self.line} {self.kind} {self.qualified}"
+        return f"{head}: {self.doc}" if self.doc else head
+
+
+@dataclass(frozen=True)
+class Importer:
+    """A file that imports the module or name asked about: its first such import statement."""
+
+    path: str
+    line: int
+    text: str  # that line, stripped
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.text}"
 
 
 def symbol(path: str, definition: Definition) -> Symbol:
