@@ -2,8 +2,10 @@
 -- `reporlm serve` with a scripted model, and writes what it saw to a JSON file for pytest.
 -- Every wait is on a condition with a timeout, never a fixed sleep.
 --
--- $REPORLM_NVIM_TEST names a JSON file: {plugin, cmd, init_options, repo, results, scenario};
--- scenario "status" stops after the status, "full" goes on: ask, plan, explain, cancel.
+-- $REPORLM_NVIM_TEST names a JSON file: {plugin, cmd?, init_options, repo, results, scenario}:
+-- "full" runs status, ask, plan, explain and cancel; "status" stops after the status; "external"
+-- starts the client as docs/editors.md shows for users of their own client configuration
+-- (vim.lsp.config on 0.11+, vim.lsp.start_client on 0.7), then runs status and ask.
 local config = vim.json.decode(table.concat(vim.fn.readfile(vim.env.REPORLM_NVIM_TEST), "\n"))
 local WAIT_MS = 30000
 local out = { steps = {} }
@@ -72,13 +74,25 @@ end
 local function main()
   vim.opt.runtimepath:prepend(config.plugin)
   local reporlm = require("reporlm")
+  local external = config.scenario == "external"
   reporlm.setup({
     cmd = config.cmd,
     init_options = config.init_options,
+    autostart = not external,
     on_trace = function(event)
       table.insert(traces, event.kind)
     end,
   })
+  if external and vim.lsp.config then
+    vim.lsp.config("reporlm", {
+      cmd = config.cmd or { "reporlm", "serve" },
+      root_markers = { ".git" },
+      init_options = config.init_options,
+      handlers = reporlm.handlers,
+    })
+    vim.lsp.enable("reporlm")
+    vim.cmd("filetype on") -- vim.lsp.enable attaches on FileType, which -u NONE leaves off
+  end
   vim.api.nvim_create_autocmd("User", {
     pattern = "ReporlmProgress",
     callback = function()
@@ -90,6 +104,17 @@ local function main()
 
   vim.cmd("edit " .. vim.fn.fnameescape(config.repo .. "/shop/orders.py"))
   local code_buffer = vim.api.nvim_get_current_buf()
+  if external and not vim.lsp.config then
+    local id = vim.lsp.start_client({
+      name = "reporlm",
+      cmd = config.cmd or { "reporlm", "serve" },
+      root_dir = config.repo,
+      init_options = config.init_options,
+      handlers = reporlm.handlers,
+    })
+    vim.lsp.buf_attach_client(code_buffer, id)
+  end
+  out.api = external and (vim.lsp.config and "vim.lsp.config" or "vim.lsp.start_client") or out.api
   local rpc = require("reporlm.client")
   wait("the server to initialize", function()
     local c = rpc.clients()[1]
@@ -123,6 +148,9 @@ local function main()
   out.steps.ask.progress = vim.deepcopy(progress)
   out.steps.ask.statusline_after = reporlm.statusline()
   vim.cmd("buffer " .. code_buffer)
+  if external then
+    return
+  end
 
   out.steps.plan = answered("ReporlmPlan make the retry count configurable", "reporlm plan: make the retry count configurable")
 

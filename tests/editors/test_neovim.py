@@ -79,12 +79,10 @@ def find_editor(edition: str) -> str:
     """The Neovim binary of an edition, or skip (fail when REPORLM_REQUIRE_NVIM=1) saying why."""
     if edition == "path":
         found = os.environ.get("REPORLM_NVIM") or shutil.which("nvim")
-        missing = "no nvim on PATH (Debian: apt-get install neovim)"
+        missing = "no nvim on PATH (apt-get install neovim)"
     else:
         found = os.environ.get("REPORLM_NVIM_CURRENT") or str(CURRENT_DEFAULT)
-        missing = (
-            f"no current Neovim at {found} (scripts/test installs it from tests/editors/requirements.txt)"
-        )
+        missing = f"no current Neovim at {found} (client-nvim/scripts/test-editors.sh installs it)"
     if found and Path(found).is_file() and os.access(found, os.X_OK):
         return found
     if os.environ.get("REPORLM_REQUIRE_NVIM") == "1":
@@ -107,10 +105,13 @@ def editor_env(tmp_path: Path, config: Path) -> dict[str, str]:
         env[f"XDG_{name}_HOME"] = str(tmp_path / "xdg" / name.lower())
     env["REPORLM_CACHE_DIR"] = str(tmp_path / "reporlm-cache")
     env["REPORLM_NVIM_TEST"] = str(config)
+    # `reporlm` on PATH is the console script of the interpreter running these tests.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     return env
 
 
-def run_editor(nvim: str, repo: Path, tmp_path: Path, scenario: str, cmd: list[str]) -> dict[str, Any]:
+def run_editor(nvim: str, repo: Path, tmp_path: Path, scenario: str, cmd: list[str] | None) -> dict[str, Any]:
+    """Run the driver's scenario; `cmd` None: the plugin's default, `reporlm serve` from PATH."""
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT), encoding="utf-8")
     results = tmp_path / "results.json"
@@ -119,7 +120,7 @@ def run_editor(nvim: str, repo: Path, tmp_path: Path, scenario: str, cmd: list[s
         json.dumps(
             {
                 "plugin": str(PLUGIN),
-                "cmd": cmd,
+                **({"cmd": cmd} if cmd is not None else {}),
                 "init_options": {"provider": "scripted", "script": str(script), "blockSeconds": 600},
                 "repo": str(repo),
                 "results": str(results),
@@ -167,7 +168,8 @@ def answer_window(step: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("edition", ["path", "current"])
 def test_ask_plan_explain_status_and_cancel_in_neovim(edition: str, small_repo: Path, tmp_path: Path) -> None:
     nvim = find_editor(edition)
-    out = run_editor(nvim, small_repo, tmp_path, "full", serve_command())
+    # 0.7 starts `python -P -m reporlm serve`; the current release the default `reporlm serve`.
+    out = run_editor(nvim, small_repo, tmp_path, "full", serve_command() if edition == "path" else None)
     steps = out["steps"]
     version = nvim_version(nvim)
     assert out["version"] == ".".join(map(str, version))
@@ -251,6 +253,27 @@ def test_ask_plan_explain_status_and_cancel_in_neovim(edition: str, small_repo: 
 
 
 @pytest.mark.parametrize("edition", ["path", "current"])
+def test_the_commands_work_with_a_client_configured_without_the_plugin(
+    edition: str, small_repo: Path, tmp_path: Path
+) -> None:
+    """docs/editors.md: vim.lsp.config + vim.lsp.enable (0.11+) or vim.lsp.start_client (0.7) with
+    `handlers = require("reporlm").handlers`, and the plugin set up with autostart = false."""
+    nvim = find_editor(edition)
+    out = run_editor(nvim, small_repo, tmp_path, "external", None)
+    version = nvim_version(nvim)
+    assert out["api"] == ("vim.lsp.config" if version >= (0, 11, 0) else "vim.lsp.start_client")
+    steps = out["steps"]
+    assert steps["initialize"]["clients"] == 1
+    assert f"- **repository:** {small_repo.resolve()}" in steps["status"]["lines"]
+    assert [(f, n) for f, n, _, _ in relative(steps["ask"]["quickfix"]["items"], small_repo)] == [
+        ("shop/retry.py", 3),
+        ("shop/orders.py", 5),
+    ]
+    assert "reporlm ask: iteration 1/30 · 0 sub-calls · 0 tokens · thinking" in steps["ask"]["progress"]
+    assert not re.search(r"(?i)deprecat|error|warn", out["messages"]), out["messages"]
+
+
+@pytest.mark.parametrize("edition", ["path", "current"])
 def test_the_server_never_starts_inside_the_repository(
     edition: str, small_repo: Path, tmp_path: Path
 ) -> None:
@@ -275,10 +298,10 @@ def test_the_server_never_starts_inside_the_repository(
 
 
 def test_ci_covers_both_neovim_client_apis() -> None:
-    """In CI the PATH Neovim is Debian bookworm's 0.7 and the other the current release, so both
-    the 0.7 API path and the 0.11+ one run; a distribution upgrade that drops 0.7 says so here."""
-    if os.environ.get("REPORLM_REQUIRE_NVIM") != "1":
-        pytest.skip("only where REPORLM_REQUIRE_NVIM=1 (scripts/test)")
+    """CI's PATH Neovim is Debian bookworm's 0.7 and the other the current release, so both the 0.7
+    API path and the 0.11+ one run there; a distribution upgrade that drops 0.7 says so here."""
+    if os.environ.get("CI") != "true" or os.environ.get("REPORLM_REQUIRE_NVIM") != "1":
+        pytest.skip("checked in CI (CI=true, REPORLM_REQUIRE_NVIM=1)")
     old, new = nvim_version(find_editor("path")), nvim_version(find_editor("current"))
     assert old < (0, 8, 0), f"the PATH Neovim is {old}: nothing tests the Neovim 0.7 API path any more"
     assert new >= (0, 11, 0), f"the current Neovim is {new}"
