@@ -82,7 +82,7 @@ def find_editor(edition: str) -> str:
         missing = "no nvim on PATH (apt-get install neovim)"
     else:
         found = os.environ.get("REPORLM_NVIM_CURRENT") or str(CURRENT_DEFAULT)
-        missing = f"no current Neovim at {found} (client-nvim/scripts/test-editors.sh installs it)"
+        missing = f"no current Neovim at {found} (tests/editors/install.sh installs it)"
     if found and Path(found).is_file() and os.access(found, os.X_OK):
         return found
     if os.environ.get("REPORLM_REQUIRE_NVIM") == "1":
