@@ -112,7 +112,7 @@ def test_ask_plan_explain_status_and_cancel_in_emacs(small_repo: Path, tmp_path:
     ask = out["ask"]
     assert ask["answer"] == (
         "_Asked: Where are retries configured?_\n\n"
-        "Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5."
+        "Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5, not in shop/missing.py:9."
     )
     assert ask["citations"].splitlines()[2:] == [
         "shop/retry.py:3:MAX_RETRIES = 3",

@@ -53,7 +53,8 @@ SCRIPT = {
             "match": "Where are retries configured",
             "turns": [
                 repl("print(repo.grep('MAX_RETRIES'))"),
-                "FINAL(Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5.)",
+                "FINAL(Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5,"
+                " not in shop/missing.py:9.)",
             ],
         },
         {
@@ -195,9 +196,16 @@ def test_ask_plan_explain_status_and_cancel_in_neovim(edition: str, small_repo: 
     assert ask["answer"][:3] == [
         "_Asked: Where are retries configured?_",
         "",
-        "Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5.",
+        "Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5, not in shop/missing.py:9.",
     ]
-    assert "Citations: 2 verified, 0 not verified." in ask["answer"]
+    # the footer: what was checked, and why a citation failed; the quickfix list has the checked ones
+    footer = ask["answer"][ask["answer"].index("---") :]
+    assert footer[2:4] == [
+        "Citations: 2 verified, 1 not verified.",
+        "- not verified: `shop/missing.py:9`: no such file: shop/missing.py",
+    ]
+    assert re.fullmatch(r"2 iterations · 0 sub-calls · \d+ in / \d+ out tokens · \d+\.\d s", footer[5])
+    assert footer[6].startswith("Trace: `") and footer[6].endswith(".jsonl`")
     window = answer_window(ask)
     assert window["filetype"] == "markdown" and window["buftype"] == "nofile" and not window["current"]
     (current,) = [w for w in ask["windows"] if w["current"]]
