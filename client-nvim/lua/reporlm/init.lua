@@ -121,7 +121,7 @@ local function run(kind, text, argument, bufnr)
     if type(argument) == "function" then
       argument = argument(ready)
     end
-    if kind ~= "explain" then
+    if kind ~= "explain" and root then -- explain's folder is its document's
       argument.folder = vim.uri_from_fname(root)
     end
     client.execute(ready, bufnr, COMMANDS[kind], argument, job, function(err, result)
@@ -191,7 +191,8 @@ function M.status()
     return view.error("reporlm: the server could not start (cmd = " .. table.concat(M.config.cmd, " ") .. ")")
   end
   client.when_ready(c.id, function(ready)
-    local params = { command = COMMANDS.status, arguments = { { folder = vim.uri_from_fname(root) } } }
+    local argument = root and { folder = vim.uri_from_fname(root) } or vim.empty_dict()
+    local params = { command = COMMANDS.status, arguments = { argument } }
     local function done(err, result)
       if err then
         return report_error("status", err)
