@@ -52,7 +52,7 @@ SCRIPT = {
         {
             "match": "Where are retries configured",
             "turns": [
-                repl("print(repo.grep('MAX_RETRIES'))"),
+                repl("print(repo.grep('MAX_RETRIES|retries=5'))"),
                 "FINAL(Retries are set in shop/retry.py:3 and overridden in shop/orders.py:5,"
                 " not in shop/missing.py:9.)",
             ],
