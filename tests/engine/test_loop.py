@@ -362,3 +362,14 @@ async def test_an_answer_that_lists_files_or_symbols_needs_no_line_numbers(small
     async with session_for(small_repo, root, require_evidence=True) as session:
         result = await session.ask("Which files?")
     assert result.iterations == 1 and not result.partial
+
+
+async def test_an_empty_answer_is_turned_down_once(small_repo: Path) -> None:
+    nothing = "FINAL(Nothing matches `*.zz`; tried repo.files.)"
+    root = ScriptedClient([repl("found = repo.files('*.zz')\nFINAL('')"), nothing, nothing])
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("Which files end in .zz?")
+    assert "Your answer is empty" in root.calls[1].messages[-1].content
+    # An answer naming no place at all is then turned down once too, and the third is taken.
+    assert "cites no place" in root.calls[2].messages[-1].content
+    assert result.answer.startswith("Nothing matches") and result.iterations == 3

@@ -252,6 +252,10 @@ class RLMRun:
         """
         if not self.runtime.options.require_evidence or self.budget.iterations_left() == 0:
             return None
+        if not answer.strip() and "empty_answer" not in self._refused_finals:
+            self._refused_finals.add("empty_answer")
+            self._emit("nudge", why="empty answer")
+            return self.prompts.message("empty_answer")
         if not self._looked and "look_first" not in self._refused_finals:
             self._refused_finals.add("look_first")
             self._emit("nudge", why="answer before looking at the repository")
