@@ -373,3 +373,14 @@ async def test_an_empty_answer_is_turned_down_once(small_repo: Path) -> None:
     # An answer naming no place at all is then turned down once too, and the third is taken.
     assert "cites no place" in root.calls[2].messages[-1].content
     assert result.answer.startswith("Nothing matches") and result.iterations == 3
+
+
+async def test_code_that_failed_may_run_again_once_other_code_has_run(small_repo: Path) -> None:
+    answer = repl("answer = f'{len(found)} files: shop/retry.py:3'\nFINAL_VAR('answer')")
+    root = ScriptedClient([answer, answer, repl("found = repo.files()"), answer])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    # Turn 1 fails (no `found` yet); the same block right after is a repeat; once `found` exists it runs.
+    assert "NameError" in root.calls[1].messages[-1].content
+    assert "You already ran exactly this code" in root.calls[2].messages[-1].content
+    assert result.answer == "5 files: shop/retry.py:3" and result.iterations == 4

@@ -111,6 +111,11 @@ class RLMRun:
         self.started = time.monotonic()
         self.prompts: PromptSet = load_prompts(runtime.models.root_model, runtime.options.prompt_version)
         self._seen_code: dict[str, int] = {}
+        """Each block the model ran (normalized) -> the turn it last ran in."""
+        self._failed_code: set[str] = set()
+        """Blocks whose last run raised."""
+        self._last_success = 0
+        """The last turn whose block ran without raising."""
         self._last_output = ""
         self._looked = False
         """Whether the model's code has called anything (repo, llm_query, rlm_query) in this run."""
@@ -231,13 +236,19 @@ class RLMRun:
         if code is None:
             return await self._step_without_code(reply)
         key = normalize_code(code)
-        if key in self._seen_code:
-            self._emit("nudge", why="repeated code", previous=self._seen_code[key])
-            return _Step(
-                feedback=self.prompts.message("repeated_code", previous=self._seen_code[key]), nudged=True
-            )
+        previous = self._seen_code.get(key)
+        # Code that failed may run again once other code has run since (it may now have what it
+        # lacked, a variable defined by a later block); code that ran fine would only repeat itself.
+        if previous is not None and not (key in self._failed_code and self._last_success > previous):
+            self._emit("nudge", why="repeated code", previous=previous)
+            return _Step(feedback=self.prompts.message("repeated_code", previous=previous), nudged=True)
         self._seen_code[key] = n
         result = await self._execute(code)
+        if result.error:
+            self._failed_code.add(key)
+        else:
+            self._failed_code.discard(key)
+            self._last_success = n
         if result.final is not None:
             return _Step(final=result.final)
         feedback = self._output_message(n, result)
