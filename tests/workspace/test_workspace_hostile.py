@@ -222,12 +222,13 @@ def _bad_name(root: Path) -> None:
 def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason(tmp_path: Path, use_git: bool) -> None:
     root = tmp_path / "repo"
     write(root, "good.py", "def good():\n    return 1\n")
+    write(root, ".gitignore", "*.tmp\n")  # ignore rules are matched against the bad name too
     _bad_name(root)
     if use_git:
         git(root, "init", "-q")
     repo = Repo(root, cache_dir=tmp_path / "cache")
     assert repo.is_git is use_git
-    assert repo.files() == ["good.py"]
+    assert repo.files() == [".gitignore", "good.py"]
     repo.start_indexing()
     assert [s.name for s in repo.symbols()] == ["good"], "the index builds"
     status = repo.index_status()

@@ -22,7 +22,8 @@ MAX_SUGGESTED = 10
 """Missing files whose error looks for similar paths ("did you mean"); the rest just say missing."""
 MAX_REFERENCES = 100
 """Backticked files and symbols a plan's text gets checked for (each symbol costs a search)."""
-PLAN_CHECK_SECONDS = 20.0
+PLAN_CHECK_SECONDS = 5.0
+"""A plan's places are checked after its run, so this adds to the run's time: kept short."""
 
 # path:line or path:start-end, where path has an extension (a.py, src/x/y.ts) or at least one slash.
 _CITATION = re.compile(

@@ -32,12 +32,13 @@ REPO_FUNCTIONS = (
     ReplFunction(
         "repo.read",
         "(path, start=None, end=None) -> str",
-        "a file's text, or lines start..end of it (1-based, inclusive).",
+        "a file's text, or lines start..end of it (1-based, inclusive); a file over 5 MB only by line range.",
     ),
     ReplFunction(
         "repo.grep",
         "(regex, glob=None, under=None, max_results=200) -> list[Hit]",
-        "lines matching a Python regex; each Hit has .path, .line, .text.",
+        "lines matching a regex (RE2 syntax: Python's minus lookarounds and backreferences; \\d \\w \\b are "
+        "ASCII); each Hit has .path, .line, .text. Files over 5 MB are skipped unless under= names the file.",
     ),
     ReplFunction(
         "repo.tree",
@@ -103,12 +104,15 @@ MODEL_FUNCTIONS = (
     ReplFunction(
         "llm_query",
         "(prompt) -> str",
-        "ask a sub-model about text you put in the prompt; it sees nothing else (keep it under ~50k chars).",
+        "ask a sub-model about text you put in the prompt; it sees nothing else (keep it under ~50k chars). "
+        "Raises RuntimeError when the budget or the provider refuses.",
     ),
     ReplFunction(
         "llm_query_batched",
         "(prompts) -> list[str]",
-        "many llm_query calls at once, run concurrently; answers come back in order.",
+        "many llm_query calls at once, run concurrently; answers come back in order. At most 1,000 "
+        "prompts, and no more new ones than sub-calls left; raises RuntimeError like llm_query "
+        "(answers received are cached).",
     ),
     ReplFunction(
         "rlm_query",

@@ -129,6 +129,8 @@ class _IgnoreRules:
 
     def ignored(self, path: str, *, is_dir: bool) -> bool:
         verdict: bool | None = None
+        if self.layers:
+            path = shown_path(path)  # a name that is not UTF-8 is matched as shown (RE2 takes UTF-8)
         for folder, spec in self.layers:
             relative = path[len(folder) + 1 :] if folder else path
             include = spec.check_file(relative + "/" if is_dir else relative).include

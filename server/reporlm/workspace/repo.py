@@ -231,7 +231,8 @@ class Repo:
         under: str | None = None,
         max_results: int = 200,
     ) -> list[Hit]:
-        """Lines matching the Python regular expression `regex`, one Hit per line, file by file.
+        """Lines matching the regular expression `regex` (RE2 syntax, see `regex`), one Hit per
+        line, file by file.
 
         Stops after `max_results` hits. Files over 5 MB are skipped, unless `under` names the
         file itself.
