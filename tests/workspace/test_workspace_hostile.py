@@ -74,6 +74,15 @@ def test_catastrophic_glob_finishes(tmp_path: Path) -> None:
     assert finishes(lambda: repo.grep("x", glob="*a*a*a*a*a*a*a*a*a*a*a*a*a*b")) == []
 
 
+def test_many_wildcards_in_a_symbol_name_pattern_finish(tmp_path: Path) -> None:
+    write(tmp_path, "gen.py", "".join(f"def {'a' * 200}{i}():\n    pass\n" for i in range(50)))
+    repo = Repo(tmp_path, persist_index=False)
+    assert finishes(lambda: repo.symbols(name="?*" * 60 + "Z")) == []
+    assert len(finishes(lambda: repo.symbols(name="a*a*a*a*a*a*a*a*a*a*a*1?"))) == 10
+    with pytest.raises(WorkspaceError, match="characters long"):
+        repo.files("*" * 10_000)
+
+
 def test_catastrophic_gitignore_line_in_a_plain_folder_finishes(tmp_path: Path) -> None:
     write(tmp_path, ".gitignore", "a*" * 40 + "b\n*.tmp\n")
     write(tmp_path, "a" * 120, "long name\n")

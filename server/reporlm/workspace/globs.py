@@ -19,6 +19,8 @@ from .errors import WorkspaceError
 from .regex import LinearRegex
 
 _SPECIAL = frozenset("*?[]{},\\")
+MAX_GLOB_CHARS = 4096
+"""As long as a path may be."""
 
 
 def _translate(pattern: str) -> str:
@@ -74,6 +76,10 @@ def _translate(pattern: str) -> str:
 @lru_cache(maxsize=256)
 def compile_glob(pattern: str) -> Callable[[str], bool]:
     """A predicate on repo-relative POSIX paths for `pattern` (see the module docstring)."""
+    if not isinstance(pattern, str):
+        raise WorkspaceError(f"a glob must be a string such as '*.py', not {type(pattern).__name__}")
+    if len(pattern) > MAX_GLOB_CHARS:
+        raise WorkspaceError(f"the glob is {len(pattern):,} characters long; the limit is {MAX_GLOB_CHARS:,}")
     text = pattern.strip()
     while text.startswith("./"):
         text = text[2:]
