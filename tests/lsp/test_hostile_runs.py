@@ -98,3 +98,22 @@ async def test_an_8mb_unsaved_buffer_is_refused_with_a_clear_message(
         ).split()[1]
     )
     assert peak_kb < 1024 * 1024, f"the server peaked at {peak_kb // 1024} MB"
+
+
+async def test_status_answers_while_a_flood_of_citations_is_checked(
+    lsp: LanguageClient, small_repo: Path, tmp_path: Path
+) -> None:
+    code = (
+        "n = len(repo.files())\n"
+        "answer = 'shop/retry.py:3 ' + ' '.join(f'src/missing_{i}.py:{i}' for i in range(300_000))"
+    )
+    script = write_script(tmp_path / "script.json", replies=[repl(f"{code}\nFINAL_VAR('answer')")])
+    await open_repo(lsp, small_repo, script)
+    request = asyncio.ensure_future(command(lsp, wire.ASK, {"question": "q"}))
+    await wait_until(lambda: events(lsp, "code"), "the block to start")
+    answered = await statuses_while(lsp, request)
+    result = await request
+    assert answered >= 1
+    assert len(result["citations"]) <= 200 and result["answer"].startswith(
+        "shop/retry.py:3 src/missing_0.py:0"
+    )
