@@ -45,12 +45,6 @@ def deadline(seconds: float | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def time_left() -> float | None:
-    """Seconds until the deadline in force (negative when past), or None without one."""
-    when = _deadline.get()
-    return None if when is None else when - time.monotonic()
-
-
 def check_deadline(doing: str) -> None:
     """Raise WorkspaceTimeout once the deadline has passed; `doing` says what stopped and how far
     it got ("repo.grep searched 120 of 5,000 files")."""
@@ -61,9 +55,7 @@ def check_deadline(doing: str) -> None:
 
 def too_large(rel: str, size: int, *, what: str = "") -> WorkspaceError:
     """The error for a file (or buffer) over the read limit, with what to do instead."""
-    kind = what or rel
     return WorkspaceError(
-        f"{kind} is {human_size(size)}, over the {human_size(MAX_READ_BYTES)} read limit; "
-        f"search it with repo.grep (it skips such files, so use glob={rel.rpartition('/')[2]!r} to see that) "
-        "or read a line range: repo.read(path, start, end)"
+        f"{what or rel} is {human_size(size)}, over the {human_size(MAX_READ_BYTES)} read limit; read a "
+        f"line range (repo.read({rel!r}, start, end)) or search it (repo.grep(pattern, under={rel!r}))"
     )

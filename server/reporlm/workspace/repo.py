@@ -590,12 +590,12 @@ class Repo:
         except ValueError:
             raise WorkspaceError(
                 f"lines {first}..{end if end is not None else 'end'} of {rel} are over the "
-                f"{MAX_READ_BYTES // (1024 * 1024)} MB read limit; read fewer lines at a time"
+                f"{human_size(MAX_READ_BYTES)} read limit; read fewer lines at a time"
             ) from None
         except OverflowError:
             raise WorkspaceError(
-                f"line {first} of {rel} lies beyond the first {MAX_STREAM_BYTES // (1024 * 1024)} MB, "
-                "as far as a read may scan; search the file with repo.grep instead"
+                f"line {first} of {rel} lies beyond the first {human_size(MAX_STREAM_BYTES)}, as far as a "
+                f"read may scan; search the file instead (repo.grep(pattern, under={rel!r}))"
             ) from None
         if first > lines and not data:
             raise WorkspaceError(f"start line {start} is past the end of {rel}, which has {lines} lines")
