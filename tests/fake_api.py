@@ -15,6 +15,8 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False
+    """Never answer (until the server stops): a provider that accepted the request and went quiet."""
 
 
 @dataclass
@@ -36,6 +38,7 @@ class FakeAPI:
         self.default: Reply | None = None
         self.received: list[Received] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
@@ -51,10 +54,15 @@ class FakeAPI:
     def always(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self.default = Reply(status, body, headers or {})
 
+    def hang(self) -> None:
+        """Every request from now on is read and never answered."""
+        self.default = Reply(hang=True)
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()  # releases the requests left hanging
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -84,6 +92,9 @@ class FakeAPI:
                     json.loads(raw) if raw else None,
                 )
                 reply = api._next(request)
+                if reply.hang:
+                    api._stopping.wait()
+                    return
                 body = reply.body(request) if callable(reply.body) else reply.body
                 data = json.dumps(body).encode()
                 self.send_response(reply.status)

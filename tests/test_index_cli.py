@@ -81,6 +81,29 @@ def test_a_second_run_refreshes_the_same_index(web_repo: Path, tmp_path: Path) -
     assert not done.stdout.count("reporlm:")  # progress stays on stderr
 
 
+def test_files_no_query_sees_are_listed_as_skipped_by_reason(tmp_path: Path) -> None:
+    # A plain folder (no git): its .gitignore is read by reporlm, bad line and all.
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / ".gitignore").write_text("\\\n*.tmp\n")
+    (root / "app.py").write_text("def main():\n    return 1\n")
+    (root / "scratch.tmp").write_text("ignored\n")
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (root / "notes.txt").write_bytes("UTF-16 notes\n".encode("utf-16"))
+    with open(os.path.join(os.fsencode(root), b"bad\xff.py"), "wb") as handle:
+        handle.write(b"x = 1\n")
+    done = run_index(tmp_path, "--repo", str(root))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "files:     1 in supported languages, 1 indexed, 3 skipped"
+    assert lines[1:5] == [
+        "files:     1 in supported languages, 1 indexed, 3 skipped",
+        "skipped:   UTF-16 text: 1 (notes.txt)",
+        "           binary: 1 (logo.png)",
+        "           the file name is not valid UTF-8: 1 (bad\\xff.py)",
+    ]
+
+
 def test_a_path_that_is_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
     missing = run_index(tmp_path, "--repo", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "--repo" in missing.stderr and "no such folder" in missing.stderr

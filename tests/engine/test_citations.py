@@ -7,7 +7,7 @@ class FakeRepo:
     def __init__(self, files: dict[str, int]) -> None:
         self.files = files
 
-    def line_count(self, path: str) -> int:
+    def line_count(self, path: str, *, suggest: bool = True) -> int:
         if path not in self.files:
             raise FileNotFoundError(f"no file {path} in the repository")
         return self.files[path]

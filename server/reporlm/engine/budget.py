@@ -118,6 +118,18 @@ class Budget:
                 raise BudgetExhausted("sub-calls", f"{budget.spend.sub_calls}/{cap}")
             budget = budget.parent
 
+    def sub_calls_left(self) -> int | None:
+        """Sub-calls this run may still make (the least left here or in an ancestor); None: no cap."""
+        left: int | None = None
+        budget: Budget | None = self
+        while budget is not None:
+            cap = budget.limits.max_sub_calls
+            if cap is not None:
+                mine = max(0, cap - budget.spend.sub_calls)
+                left = mine if left is None else min(left, mine)
+            budget = budget.parent
+        return left
+
     def iterations_left(self) -> int:
         return max(0, self.limits.max_iterations - self.spend.iterations)
 

@@ -5,15 +5,31 @@ the line appeared in what the model's code got back from the repository, in a RE
 the evidence block, or it is the definition line of a symbol the answer names beside it. A line
 that exists but that the run never saw is "not seen": still a place in the repository (shown and
 linked), but nothing the model read vouches for it.
+
+An answer is untrusted text (a model can write 300,000 bogus citations), so checking is capped:
+the first MAX_CITATIONS distinct citations are checked and returned, suggestions of similar
+paths are looked for only for the first MAX_SUGGESTED missing files, and a check stops at the
+workspace deadline its caller sets (the rest are flagged as not checked).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reporlm.workspace.languages import language_of
+from reporlm.workspace.limits import WorkspaceTimeout, deadline
+
+MAX_CITATIONS = 200
+"""Distinct citations checked (and returned) per answer; further ones are left in the text, unchecked."""
+MAX_SUGGESTED = 10
+"""Missing files whose error looks for similar paths ("did you mean"); the rest just say missing."""
+MAX_REFERENCES = 100
+"""Backticked files and symbols a plan's text gets checked for (each symbol costs a search)."""
+PLAN_CHECK_SECONDS = 5.0
+"""A plan's places are checked after its run, so this adds to the run's time: kept short."""
 
 # path:line or path:start-end, where path has an extension (a.py, src/x/y.ts) or at least one slash.
 _CITATION = re.compile(
@@ -24,8 +40,9 @@ _CITATION = re.compile(
 
 
 class LineSource(Protocol):
-    def line_count(self, path: str) -> int:
-        """Lines in a repository file; raises for a path that is not a readable file of the repository."""
+    def line_count(self, path: str, *, suggest: bool = True) -> int:
+        """Lines in a repository file; raises for a path that is not a readable file of the
+        repository (naming similar paths when `suggest`)."""
         ...
 
 
@@ -118,31 +135,41 @@ class Citation:
         return f"{self.path}:{self.start}" + (f"-{self.end}" if self.end != self.start else "")
 
 
-def extract(answer: str) -> list[tuple[str, int, int]]:
-    """Every distinct (path, start, end) cited in the text, in order of appearance."""
+def extract(answer: str, limit: int | None = None) -> list[tuple[str, int, int]]:
+    """Every distinct (path, start, end) cited in the text, in order of appearance (the first
+    `limit` of them)."""
     seen: dict[tuple[str, int, int], None] = {}
     for m in _CITATION.finditer(answer):
         path = m.group("path").removeprefix("./")
-        start = int(m.group("start"))
-        end = int(m.group("end") or start)
+        start = int(m.group("start")[:12])  # a line number of 10,000 digits is still "too far"
+        end = int((m.group("end") or m.group("start"))[:12])
         if end < start:
             start, end = end, start
         seen.setdefault((path, start, end), None)
+        if limit is not None and len(seen) >= limit:
+            break
     return list(seen)
 
 
-def verify(answer: str, repo: LineSource, seen: SeenLines | None = None) -> list[Citation]:
-    """Check each citation: the file is in the repository and the lines exist, and (given what the
-    run has `seen`) the run saw them or they define a symbol the answer names beside them."""
+def verify(
+    answer: str, repo: LineSource, seen: SeenLines | None = None, *, limit: int = MAX_CITATIONS
+) -> list[Citation]:
+    """Check each citation (the first `limit`): the file is in the repository and the lines exist,
+    and (given what the run has `seen`) the run saw them or they define a symbol the answer names
+    beside them."""
     out: list[Citation] = []
     counts: dict[str, int | str] = {}
     checks = 0
-    for path, start, end in extract(answer):
+    suggested = 0
+    for path, start, end in extract(answer, limit):
         if path not in counts:
             try:
-                counts[path] = repo.line_count(path)
+                counts[path] = repo.line_count(path, suggest=suggested < MAX_SUGGESTED)
+            except WorkspaceTimeout:
+                counts[path] = "not checked: the time for checking citations ran out"
             except Exception as exc:  # the repository says why: missing, outside, binary, ...
                 counts[path] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                suggested += 1
         count = counts[path]
         if isinstance(count, str):
             out.append(Citation(path, start, end, False, count))
@@ -194,7 +221,7 @@ _DEFINITION = (
     r"final|override|virtual|inline|unsafe|sealed|data|open)\s+)*"
     r"(?:def|class|function\*?|func|fn|struct|enum|interface|trait|type|union|module|object|record|"
     r"let|var|const|val|impl|macro_rules!)\s+(?:\([^)]*\)\s*)?{name}\b"
-    r"|^\s*(?:export\s+)?[\"']?{name}[\"']?\s*(?::[^=\n]*)?=(?!=)"
+    r"|^\s*(?:export\s+)?[\"']?{name}[\"']?\s*(?::[^=\n]*)?=(?:[^=]|$)"
     r"|^\s*[\"']?{name}[\"']?:(?:\s|$)"
     r"|^\s*(?:async\s+|static\s+)*{name}\s*\([^)]*\)\s*(?::[^{{]*)?\{{"
 )
@@ -251,23 +278,27 @@ def verify_references(text: str, repo: RepoView, *, symbols_in: str | None = Non
     """
     out: list[Reference] = []
     seen: set[tuple[str, str]] = set()
+    checked = 0
 
-    def add(ref: Reference) -> None:
-        if (ref.kind, ref.text) not in seen:
-            seen.add((ref.kind, ref.text))
-            out.append(ref)
+    def add(check: Callable[[], Reference], kind: str, text: str) -> None:
+        nonlocal checked
+        if (kind, text) not in seen and checked < MAX_REFERENCES:
+            seen.add((kind, text))
+            checked += 1
+            out.append(check())
 
-    for c in verify(text, repo):
-        add(Reference("lines", c.label(), c.path, c.start, c.end, c.verified, c.reason))
-    cited = {path for path, _, _ in extract(text)}
-    for token in _BACKTICKED.findall(text):
-        token = token.strip()
-        if looks_like_path(token) and token.removeprefix("./") not in cited:
-            add(_check_path(token, repo))
-    for token in _BACKTICKED.findall(text if symbols_in is None else symbols_in):
-        token = token.strip()
-        if not looks_like_path(token) and _IDENTIFIER.fullmatch(token) and not extract(token):
-            add(_check_symbol(token, repo))
+    with deadline(PLAN_CHECK_SECONDS):
+        for c in verify(text, repo):
+            out.append(Reference("lines", c.label(), c.path, c.start, c.end, c.verified, c.reason))
+        cited = {path for path, _, _ in extract(text, MAX_CITATIONS)}
+        for token in _BACKTICKED.findall(text):
+            token = token.strip()
+            if looks_like_path(token) and token.removeprefix("./") not in cited:
+                add(lambda token=token: _check_path(token, repo), "file", token)
+        for token in _BACKTICKED.findall(text if symbols_in is None else symbols_in):
+            token = token.strip()
+            if not looks_like_path(token) and _IDENTIFIER.fullmatch(token) and not extract(token):
+                add(lambda token=token: _check_symbol(token, repo), "symbol", token)
     return out
 
 
@@ -282,14 +313,14 @@ def find_definitions(name: str, repo: RepoView) -> list[tuple[str, int]]:
         found = [(s.path, s.line) for s in definitions(name)][:MAX_DEFINITIONS]
         if found:
             return found
-    regex = _DEFINITION.format(name=re.escape(name))
+    regex = _DEFINITION.format(name=re.escape(name))  # RE2 syntax: repo.grep runs it
     return [(h.path, h.line) for h in repo.grep(regex, max_results=MAX_DEFINITIONS)]
 
 
 def _check_path(token: str, repo: RepoView) -> Reference:
     path = token.removeprefix("./").rstrip("/")
     try:
-        count = repo.line_count(path)
+        count = repo.line_count(path, suggest=False)
     except Exception as exc:  # the repository says why: missing, outside, binary, a folder, ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         try:

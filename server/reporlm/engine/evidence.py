@@ -122,7 +122,8 @@ def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -
     """Where a name with no definition appears in the text (a setting, a variable, a key)."""
     if not quoted and not _CODE_SHAPE.search(text):
         return None
-    hits = repo.grep(r"(?<![\w$])" + re.escape(text) + r"(?![\w$])", max_results=200)
+    # repo.grep speaks RE2 (no lookarounds): a word boundary that also knows `$` in JS names.
+    hits = repo.grep(r"(?:^|[^\w$])" + re.escape(text) + r"(?:[^\w$]|$)", max_results=200)
     if not hits:
         return f"- `{text}`: no definition, and no line mentions it"
     files = list(dict.fromkeys(h.path for h in hits))

@@ -3,21 +3,32 @@
 One `RLMRun` answers one question over one `repo` (the whole repository, or a folder for a child
 run). `Runtime` holds what a run shares with its children: the models, the options, the trace, the
 sub-call cache and the concurrency limit.
+
+Time is bounded from the outside, whatever the model, its code or a provider does:
+- the whole run (root turns, blocks, sub-calls, children) stops at the budget's deadline; what
+  is in flight is abandoned and the run returns its partial answer;
+- the repo.* calls of one block share the block's wall-clock limit (the worker's own clock stops
+  while the host works), each running with a workspace deadline and abandoned past it;
+- checking the answer's citations at the end has its own few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import inspect
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from reporlm.engine.budget import Budget, BudgetExhausted
-from reporlm.engine.citations import SeenLines, verify
+from reporlm.engine.citations import Citation, SeenLines, verify
 from reporlm.engine.evidence import gather as gather_evidence
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.parsing import find_code, find_final, normalize_code, truncate
@@ -37,14 +48,24 @@ from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
 from reporlm.workspace import Repo, WorkspaceError
 from reporlm.workspace.history import BlameLine, Change, Commit, GitHistory, Head
+from reporlm.workspace.limits import WorkspaceTimeout
+from reporlm.workspace.limits import deadline as workspace_deadline
 from reporlm.workspace.search import Hit
 from reporlm.workspace.symbols import Caller, Importer, Match, Subclass, Symbol
 from reporlm.workspace.tree import human_size
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CODE_FENCES = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _PATH_TOKEN = re.compile(r"[\w@+\-./]+\.[A-Za-z]\w*")
+HOST_CALL_GRACE_SECONDS = 1.0
+"""A repo call still running this long past its deadline is abandoned (its thread stops at its
+next deadline check)."""
+CHECK_SECONDS = 3.0
+"""Checking an answer's citations gets this long; citations left are flagged as not checked."""
+MAX_BATCH_PROMPTS = 1000
+"""Prompts one llm_query_batched call may send, whatever the budget says."""
 
 
 @dataclass
@@ -123,9 +144,11 @@ class RLMRun:
         """Which answer checks have already turned a FINAL down in this run (each does so once)."""
         self.variables: list[str] = []
         self._pinned = 0
+        """How many first messages (system, example, context, question) are never elided."""
         self.seen = SeenLines()
         """What this run has seen of the repository: a citation is verified only against it."""
-        """How many first messages (system, example, context, question) are never elided."""
+        self._block_repo_seconds = 0.0
+        """Time the host has spent on the repo.* calls of the block running now."""
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -140,35 +163,56 @@ class RLMRun:
             prompt=f"{self.prompts.version}/{self.prompts.family}",
         )
         own_sandbox = self.sandbox is None
-        if self.sandbox is None:
-            self.sandbox = await self.runtime.start_sandbox(self.handle_call)
         try:
-            # The map and the evidence need the symbol index, which a first run on a large
-            # repository builds: off the loop.
-            messages, evidence = await asyncio.to_thread(self._first_messages)
-            self._pinned = len(messages)
-            if evidence:
-                self.seen.add_text(evidence)
-                self._emit("evidence", chars=len(evidence), text=evidence)
-            answer, reason = await self._loop(messages)
-            if answer is None:
-                answer = await self._answer_now(messages, reason)
+            answer, reason = await self._until_deadline(self._answer(own_sandbox))
         finally:
-            if own_sandbox:
+            if own_sandbox and self.sandbox is not None:
                 await self.sandbox.close()
-        return self.finish(answer, reason)
+        return await self.finish(answer, reason)
 
-    def finish(self, answer: str, reason: str) -> RunResult:
+    async def _answer(self, own_sandbox: bool) -> tuple[str, str]:
+        if own_sandbox:
+            self.sandbox = await self.runtime.start_sandbox(self.handle_call)
+        # The map and the evidence need the symbol index, which a first run on a large
+        # repository builds: off the loop.
+        messages, evidence = await _in_thread(self._first_messages)
+        self._pinned = len(messages)
+        if evidence:
+            self.seen.add_text(evidence)
+            self._emit("evidence", chars=len(evidence), text=evidence)
+        answer, reason = await self._loop(messages)
+        if answer is None:
+            answer = await self._answer_now(messages, reason)
+        return answer, reason
+
+    async def _until_deadline(self, work: Awaitable[tuple[str, str]]) -> tuple[str, str]:
+        """`work`'s answer, or the partial answer when the run's deadline comes first: whatever
+        is in flight then (a model call, a block, a repo call, a child) is abandoned."""
+        left = self.budget.seconds_left()
+        if left is None:
+            return await work
+        timeout = asyncio.timeout(max(0.0, left))
+        try:
+            async with timeout:
+                return await work
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+        exhausted = BudgetExhausted("wall-clock", f"{self.budget.limits.max_seconds:g} s")
+        self._emit("error", message=str(exhausted))
+        return self.stopped_answer(exhausted.resource), exhausted.resource
+
+    async def finish(self, answer: str, reason: str) -> RunResult:
         """The result of this run with `answer`, checked, and the closing trace events.
 
-        Also the way out of a run that was stopped from outside: `finish(stopped_answer(r), r)`.
+        Also the way out of a run that was stopped from outside: `await finish(stopped_answer(r), r)`.
         """
         partial = reason != "final"
         result = RunResult(
             answer=answer,
             partial=partial,
             reason=reason,
-            citations=verify(answer, self.repo, self.seen),
+            citations=await self._verify(answer),
             iterations=self.budget.spend.iterations,
             sub_calls=self.budget.spend.sub_calls,
             root_usage=self.budget.spend.root_usage,
@@ -215,7 +259,7 @@ class RLMRun:
                 reply = await self._ask_root(messages, temperature)
                 messages.append(Message("assistant", reply))
                 step = await self._step(n, reply)
-                refusal = self._refuse_final(step.final) if step.final is not None else None
+                refusal = await self._refuse_final(step.final) if step.final is not None else None
                 if refusal is not None:
                     step = _Step(feedback=refusal, nudged=True)
                 if step.final is not None:
@@ -256,7 +300,7 @@ class RLMRun:
             feedback += "\n" + self.prompts.message("final_ignored")
         return _Step(feedback=feedback)
 
-    def _refuse_final(self, answer: str) -> str | None:
+    async def _refuse_final(self, answer: str) -> str | None:
         """Feedback that turns down an answer with no evidence behind it, or None to accept it.
 
         Each check refuses at most once per run, so a model that cannot do better still ends.
@@ -271,7 +315,7 @@ class RLMRun:
             self._refused_finals.add("look_first")
             self._emit("nudge", why="answer before looking at the repository")
             return self.prompts.message("look_first")
-        citations = verify(answer, self.repo, self.seen)
+        citations = await self._verify(answer)
         if any(c.verified for c in citations):
             return None
         if any(c.exists for c in citations):
@@ -307,8 +351,20 @@ class RLMRun:
             )
         return _Step(final=value)
 
+    async def _verify(self, answer: str) -> list[Citation]:
+        """The answer's citations, checked off the event loop, in at most CHECK_SECONDS."""
+        with workspace_deadline(CHECK_SECONDS):
+            call = _in_thread(functools.partial(verify, answer, self.repo, self.seen))
+        try:
+            async with asyncio.timeout(CHECK_SECONDS + HOST_CALL_GRACE_SECONDS):
+                return await call
+        except TimeoutError:
+            log.warning("checking the citations of an answer took too long; none are marked verified")
+            return []
+
     async def _execute(self, code: str) -> ExecResult:
         self._emit("code", code=code)
+        self._block_repo_seconds = 0.0
         result = await self._sandbox().execute(code)
         self.seen.add_text(result.output)
         self._last_output = result.output
@@ -426,19 +482,56 @@ class RLMRun:
             if entry.is_property:
                 if args or kwargs:
                     raise TypeError(f"{name} is a value, not a function: use it without ()")
-                return await asyncio.to_thread(getattr, owner, entry.attribute)
+                return await self._host_call(name, functools.partial(getattr, owner, entry.attribute))
             function = getattr(owner, entry.attribute)
             try:
-                inspect.signature(function).bind(*args, **kwargs)
+                bound = inspect.signature(function).bind(*args, **kwargs)
             except TypeError as exc:
                 raise TypeError(f"{name}{entry.signature}: {exc}") from None
             if entry.is_async:
                 return await function(*args, **kwargs)
-            value = await asyncio.to_thread(function, *args, **kwargs)
-            self._saw(entry.attribute, inspect.signature(function).bind(*args, **kwargs), value)
+            value = await self._host_call(name, functools.partial(function, *args, **kwargs))
+            self._saw(entry.attribute, bound, value)
             return value
         except WorkspaceError as exc:
             raise ValueError(str(exc)) from None
+
+    async def _host_call(self, name: str, call: Callable[[], T]) -> T:
+        """Run a repo call off the loop within what is left of the block's time (and the run's):
+        the workspace stops at that deadline, and a call that does not is abandoned."""
+        block = self.runtime.options.sandbox.wall_seconds
+        left = block - self._block_repo_seconds
+        run_left = self.budget.seconds_left()
+        if run_left is not None:
+            left = min(left, run_left)
+        if left <= 0:
+            raise TimeoutError(
+                f"{name} refused: the repo calls of this block have used up its {block:g} s "
+                "time limit; end this block and go on in the next one"
+            )
+        started = time.monotonic()
+        try:
+            with workspace_deadline(left):
+                pending = _in_thread(call)
+            timeout = asyncio.timeout(left + HOST_CALL_GRACE_SECONDS)
+            try:
+                async with timeout:
+                    return await pending
+            except TimeoutError:
+                if not timeout.expired():
+                    raise
+                raise TimeoutError(
+                    f"{name} did not finish within the {left:.0f} s left of this block's time "
+                    "and was abandoned; narrow it (a glob=, under= or a more specific pattern)"
+                ) from None
+        except WorkspaceTimeout as exc:
+            raise TimeoutError(
+                f"{name}: {exc} (the repo calls of one block share its {block:g} s limit)"
+            ) from None
+        except WorkspaceError as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            self._block_repo_seconds += time.monotonic() - started
 
     def _saw(self, function: str, call: inspect.BoundArguments, value: Any) -> None:
         """Remember which lines a repository call showed the model's code."""
@@ -473,7 +566,7 @@ class RLMRun:
         """
         if not isinstance(prompts, list | tuple):
             raise TypeError("llm_query_batched(prompts) takes a list of strings")
-        return await self._batched([str(p) for p in prompts])
+        return await self._batched(prompts)
 
     async def rlm_query(self, question: str, scope: str | None = None) -> str:
         """A helper that answers `question` by exploring only the folder `scope` with its own REPL.
@@ -518,14 +611,40 @@ class RLMRun:
             self._emit("error", message=f"llm_query: {exc}")
             raise RuntimeError(f"llm_query failed: {exc}") from None
 
-    async def _batched(self, prompts: list[str]) -> list[str]:
-        async def one(prompt: str) -> str:
-            try:
-                return await self.sub_query(prompt)
-            except (ProviderError, BudgetExhausted) as exc:
-                return f"[llm_query failed: {exc}]"
-
-        return list(await asyncio.gather(*(one(p) for p in prompts)))
+    async def _batched(self, prompts: list[Any] | tuple[Any, ...]) -> list[str]:
+        """Answers to `prompts`, in order. Like llm_query, a call that cannot be served raises
+        RuntimeError: refused whole, before anything is sent, when it holds more new prompts than
+        the budget has sub-calls left; and when some calls fail, after the others have answered
+        (their answers are cached, so a retry costs only the failed ones)."""
+        if len(prompts) > MAX_BATCH_PROMPTS:
+            raise RuntimeError(
+                f"llm_query_batched refused: {len(prompts):,} prompts, at most {MAX_BATCH_PROMPTS:,} per call"
+            )
+        rt = self.runtime
+        texts = [truncate(p if isinstance(p, str) else str(p), rt.options.sub_prompt_chars) for p in prompts]
+        unique = list(dict.fromkeys(texts))
+        new = sum((rt.models.sub_model, text) not in rt.cache for text in unique)
+        left = self.budget.sub_calls_left()
+        if left is not None and new > left:
+            raise RuntimeError(
+                f"llm_query_batched refused: {new:,} new prompts but only {left:,} sub-calls are left in "
+                f"the budget; send at most {left:,} (answers already received are cached and free)"
+            )
+        answers = await asyncio.gather(
+            *(self._sub_query_for_model(t) for t in unique), return_exceptions=True
+        )
+        failed = [(i, a) for i, a in enumerate(answers) if isinstance(a, BaseException)]
+        for _, error in failed:
+            if not isinstance(error, Exception):
+                raise error  # a cancellation, say: not the model's business
+        if failed:
+            first = texts.index(unique[failed[0][0]])
+            raise RuntimeError(
+                f"llm_query_batched: {len(failed)} of {len(unique)} distinct prompts failed (prompt {first}: "
+                f"{failed[0][1]}); the others' answers are cached: calling again costs only the failed ones"
+            )
+        by_text = dict(zip(unique, answers, strict=True))
+        return [by_text[text] for text in texts]  # type: ignore[misc]
 
     async def _child(self, question: str, scope: Any) -> str:
         if not self.budget.can_recurse:
@@ -610,6 +729,39 @@ class RLMRun:
 
     def _emit(self, kind: str, **data: Any) -> None:
         self.runtime.tracer.emit(kind, depth=self.depth, **data)
+
+
+def _in_thread(call: Callable[[], T]) -> asyncio.Future[T]:
+    """Start `call()` in a daemon thread with the current context (and so the workspace deadline
+    in force now); the future settles with its outcome.
+
+    Not `asyncio.to_thread`: the default executor is waited for when the loop closes, and an
+    abandoned call must not hold the process up when it exits.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return  # abandoned
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = context.run(call)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=target, name="reporlm-host-call", daemon=True).start()
+    return future
 
 
 def describe_repo(repo: Repo, question: str = "", map_tokens: int = 1200) -> str:

@@ -96,7 +96,7 @@ class Session:
                 task = asyncio.current_task()
                 if task is not None:
                     task.uncancel()  # this cancellation is answered: the caller gets a result
-                result = run.finish(run.stopped_answer("cancelled"), "cancelled")
+                result = await run.finish(run.stopped_answer("cancelled"), "cancelled")
             except BaseException as exc:
                 tracer.emit("error", message=f"{type(exc).__name__}: {exc}")
                 raise

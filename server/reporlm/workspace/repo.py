@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import logging
 import os
@@ -18,14 +19,15 @@ from .errors import WorkspaceError
 from .globs import compile_glob
 from .grammars import GrammarSet, load_grammars
 from .history import GitHistory, NotAGitRepository
-from .index import IndexStatus, SymbolIndex
+from .index import MAX_INDEX_BYTES, IndexStatus, SymbolIndex
 from .languages import language_of
+from .limits import MAX_READ_BYTES, MAX_STREAM_BYTES, check_deadline, too_large
 from .listing import VCS_DIRS, Listing, is_text_file, list_files
 from .paths import is_under, to_relative
 from .repomap import MapEntry, RepoGraph, is_peripheral, render_map
-from .search import GitScope, Hit, Matcher, grep_files
+from .search import MAX_RESULTS, GitScope, Hit, Matcher, grep_files
 from .symbols import Caller, Importer, Match, Subclass, Symbol, kind_matcher, name_matcher, symbol
-from .text import decode, split_lines
+from .text import count_lines, decode, split_lines, stream_line_range
 from .tree import human_size, render_tree
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ SUMMARY_TREE_LINES = 60
 MAX_SUGGESTIONS = 5
 MAX_OUTLINE_ENTRIES = 400
 DEFAULT_MAP_TOKENS = 1500
+_DEADLINE_EVERY = 2000
+"""Long loops over paths check the caller's deadline once per this many paths."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,14 @@ def _stem(path: str) -> str:
     return name.partition(".")[0] if not name.startswith(".") else name
 
 
+def _buffer_size(text: str) -> int:
+    """Bytes of an unsaved buffer as UTF-8; a buffer of more characters than the read limit is
+    not encoded to find out by how much."""
+    if len(text) > MAX_READ_BYTES:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _check_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise WorkspaceError(f"{name} must be an int, not {type(value).__name__}")
@@ -178,18 +190,27 @@ class Repo:
     def _files_in(self, pattern: str, folder: str) -> list[str]:
         match = compile_glob(pattern)
         cut = len(folder) + 1 if folder else 0
-        return [
-            path
-            for path in self._sizes()
-            if is_under(path, folder) and (match(path) or (cut and match(path[cut:])))
-        ]
+        found: list[str] = []
+        sizes = self._sizes()
+        for n, path in enumerate(sizes):
+            if n % _DEADLINE_EVERY == 0:
+                check_deadline(f"matching the glob {pattern!r} had checked {n:,} of {len(sizes):,} paths")
+            if is_under(path, folder) and (match(path) or (cut and match(path[cut:]))):
+                found.append(path)
+        return found
 
     def read(self, path: str, start: int | None = None, end: int | None = None) -> str:
         """The text of file `path`, or only its lines `start`..`end` (1-based, inclusive).
 
-        Example: `repo.read("src/app.py", 40, 60)`. Line numbers past the end are clamped.
+        Example: `repo.read("src/app.py", 40, 60)`. Line numbers past the end are clamped. A file
+        over the read limit (5 MB) can only be read a line range at a time.
         """
         rel = self._file(path)
+        if start is not None or end is not None:
+            first = 1 if start is None else max(1, _check_int(start, "start"))
+            last = None if end is None else _check_int(end, "end")
+            if self._size(rel) > MAX_READ_BYTES:
+                return self._stream_range(rel, first, last, asked=(start, end))
         text = self._text(rel)
         if start is None and end is None:
             return text
@@ -212,24 +233,30 @@ class Repo:
         under: str | None = None,
         max_results: int = 200,
     ) -> list[Hit]:
-        r"""Lines matching the regular expression `regex` (case-sensitive), as Hits (.path, .line, .text).
+        r"""Lines matching the regular expression `regex` (RE2 syntax), as Hits (.path, .line, .text).
 
         For text the index does not know: strings, settings, environment variables, comments.
-        `glob` filters files (`"*.py"`), `under` a folder. Stops after `max_results` hits; files
-        over 5 MB are skipped. Example: `repo.grep(r"TIMEOUT\s*=", glob="*.py")`.
+        Case-sensitive unless it starts with `(?i)`; no lookarounds or backreferences (filter the
+        hits with Python's `re` instead). `glob` filters files (`"*.py"`), `under` a folder. Stops
+        after `max_results` hits; files over 5 MB are skipped unless `under` names the file.
+        Example: `repo.grep(r"TIMEOUT\s*=", glob="*.py")`.
         """
         matcher = Matcher(regex)
         if _check_int(max_results, "max_results") < 1:
             raise WorkspaceError(f"max_results must be at least 1, not {max_results}")
+        if max_results > MAX_RESULTS:
+            raise WorkspaceError(f"max_results may be at most {MAX_RESULTS:,}, not {max_results:,}")
         folder = (self.scope or "") if under is None else self._folder(under, role="under", allow_file=True)
         listing = self._shared.get()
+        sizes = self._sizes()
         return grep_files(
             self.root,
             self._files_in(glob or "**/*", folder),
-            self._sizes(),
+            sizes,
             self._overlay(),
             matcher,
             max_results=max_results,
+            stream=frozenset({folder}) if folder in sizes else frozenset(),
             # git's view of a folder that is not a work tree (or is ignored in one) differs
             # from the listing's; there every file is read here.
             git=GitScope(folder, listing.links) if listing.is_git else None,
@@ -264,9 +291,21 @@ class Repo:
             tree=tree,
         )
 
-    def line_count(self, path: str) -> int:
-        """Number of lines of `path` (a last line without newline counts), for checking citations."""
-        return len(split_lines(self._text(self._file(path))))
+    def line_count(self, path: str, *, suggest: bool = True) -> int:
+        """Number of lines of `path` (a last line without newline counts), for checking citations.
+
+        `suggest=False` spares the search for similar paths when `path` is not a file.
+        """
+        rel = self._file(path, suggest=suggest)
+        if self._size(rel) <= MAX_READ_BYTES or rel in self._overlay():
+            return len(split_lines(self._text(rel)))
+        try:
+            with open(self.root / rel, "rb") as handle:
+                return count_lines(handle, max_scan=MAX_STREAM_BYTES)
+        except OSError as exc:
+            raise self._unreadable(rel, exc) from None
+        except OverflowError:
+            raise too_large(rel, self._size(rel)) from None
 
     def refresh(self) -> None:
         """List the files again (after files were added, removed or renamed on disk); the symbol
@@ -473,8 +512,14 @@ class Repo:
         return render_map(entries, signature, max_tokens=max_tokens, total_files=len(view))
 
     def index_status(self) -> IndexStatus:
-        """What the symbol index holds, what it skipped and why."""
-        return self._services.index().status()
+        """What the symbol index holds, and every file left out and why: the index's own skips
+        (too large, minified, ...) and the files the listing drops (binary, UTF-16, a name that
+        is not UTF-8, ...)."""
+        status = self._services.index().status()
+        listing = self._shared.get()
+        if listing.skipped:
+            status = dataclasses.replace(status, skipped={**listing.skipped, **status.skipped})
+        return status
 
     def start_indexing(self) -> None:
         """Build or refresh the symbol index in the background (queries wait for it)."""
@@ -518,6 +563,9 @@ class Repo:
             for rel, text in overlay.items():
                 grammar = grammars.for_path(rel)
                 if grammar is not None and rel in sizes:
+                    if _buffer_size(text) > MAX_INDEX_BYTES:
+                        view.pop(rel, None)  # skipped like a file that large: no symbols
+                        continue
                     data = text.encode("utf-8", "surrogatepass")
                     view[rel] = index.store_content(data, grammar.key)
         out: dict[int, list[str]] = {}
@@ -571,21 +619,70 @@ class Repo:
         for rel, text in overlay.items():
             if rel in sizes or not os.path.lexists(self.root / rel):
                 added = added or rel not in sizes
-                sizes[rel] = len(text.encode("utf-8", "surrogatepass"))
+                sizes[rel] = _buffer_size(text)
         return dict(sorted(sizes.items())) if added else sizes
 
     def _text(self, rel: str) -> str:
-        """The text of a listed file: its unsaved buffer if there is one, else the file on disk."""
+        """The text of a listed file: its unsaved buffer if there is one, else the file on disk.
+
+        Either is refused over the read limit (the file as it is now, not as it was listed).
+        """
         text = self._overlay().get(rel)
         if text is not None:
+            size = _buffer_size(text)
+            if size > MAX_READ_BYTES:
+                raise too_large(rel, size, what=f"the unsaved editor buffer of {rel}")
             return text
         try:
-            return decode((self.root / rel).read_bytes())
+            with open(self.root / rel, "rb") as handle:
+                data = handle.read(MAX_READ_BYTES + 1)
+                if len(data) > MAX_READ_BYTES:
+                    raise too_large(rel, os.fstat(handle.fileno()).st_size)
         except OSError as exc:
+            raise self._unreadable(rel, exc) from None
+        return decode(data)
+
+    def _size(self, rel: str) -> int:
+        """The size of a listed file now (its unsaved buffer's, if any), or as listed when it is gone."""
+        text = self._overlay().get(rel)
+        if text is not None:
+            return _buffer_size(text)
+        try:
+            return os.stat(self.root / rel).st_size
+        except OSError:
+            return self._sizes().get(rel, 0)
+
+    def _stream_range(self, rel: str, first: int, last: int | None, *, asked: tuple[object, object]) -> str:
+        """Lines first..last of a file over the read limit, read block by block."""
+        start, end = asked
+        if last is not None and last < first:
+            raise WorkspaceError(f"end line {end} is before start line {first} (reading {rel})")
+        try:
+            with open(self.root / rel, "rb") as handle:
+                data, lines = stream_line_range(
+                    handle, first, last, max_bytes=MAX_READ_BYTES, max_scan=MAX_STREAM_BYTES
+                )
+        except OSError as exc:
+            raise self._unreadable(rel, exc) from None
+        except ValueError:
             raise WorkspaceError(
-                f"cannot read {rel}: {exc.strerror or exc} "
-                "(it may have been removed since the files were listed)"
+                f"lines {first}..{end if end is not None else 'end'} of {rel} are over the "
+                f"{human_size(MAX_READ_BYTES)} read limit; read fewer lines at a time"
             ) from None
+        except OverflowError:
+            raise WorkspaceError(
+                f"line {first} of {rel} lies beyond the first {human_size(MAX_STREAM_BYTES)}, as far as a "
+                f"read may scan; search the file instead (repo.grep(pattern, under={rel!r}))"
+            ) from None
+        if first > lines and not data:
+            raise WorkspaceError(f"start line {start} is past the end of {rel}, which has {lines} lines")
+        return decode(data) if first == 1 else data.decode("utf-8", "replace")
+
+    @staticmethod
+    def _unreadable(rel: str, exc: OSError) -> WorkspaceError:
+        return WorkspaceError(
+            f"cannot read {rel}: {exc.strerror or exc} (it may have been removed since the files were listed)"
+        )
 
     def _view_sizes(self, folder: str | None = None) -> dict[str, int]:
         folder = folder if folder is not None else self.scope or ""
@@ -609,17 +706,18 @@ class Repo:
                 "(paths are relative to the repository root)"
             )
 
-    def _file(self, path: str) -> str:
-        """The repo-relative path of a readable file in view, or a WorkspaceError saying why not."""
+    def _file(self, path: str, *, suggest: bool = True) -> str:
+        """The repo-relative path of a readable file in view, or a WorkspaceError saying why not
+        (with similar paths when `suggest`)."""
         rel = self._rel(path)
         if not rel:
             raise WorkspaceError("the repository root is a folder, not a file; see repo.tree()")
         self._check_scope(rel, path)
         if rel in self._sizes():
             return rel
-        raise self._not_a_file(rel)
+        raise self._not_a_file(rel, suggest=suggest)
 
-    def _not_a_file(self, rel: str) -> WorkspaceError:
+    def _not_a_file(self, rel: str, *, suggest: bool = True) -> WorkspaceError:
         full = self.root / rel
         if full.is_dir():
             return WorkspaceError(f"{rel} is a folder, not a file; list it with repo.files(under={rel!r})")
@@ -636,7 +734,7 @@ class Repo:
                 f"{rel} exists but is ignored (.gitignore or git's exclude rules), so it is not part "
                 "of the repository's files (or it was created after the files were listed)"
             )
-        suggestions = self._close_matches(rel)
+        suggestions = self._close_matches(rel) if suggest else []
         hint = f". Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         return WorkspaceError(f"no such file: {rel}{hint}")
 

@@ -1,14 +1,18 @@
 """Regular-expression search over the repository's text files, one line at a time.
 
-Python's `re` decides every hit, on one line of the decoded text, so results never depend on
-how they were found. Two shortcuts make that fast on large trees without changing them:
+Patterns come from the model, so they run on RE2 (see `regex`): linear time, and the GIL is
+released while it matches. A line matches when the pattern matches that line alone, without
+its line ending. Two shortcuts make that fast on large trees without changing the result:
 
 - In a git work tree with many files, `git grep` lists the lines that hold a literal every
-  match must contain (see `required_literal`); only those lines are decoded and matched.
+  match must contain (see `required_literal`); only those lines are matched here.
   What git cannot speak for (symlinks, which it skips; files it calls binary; unsaved
   buffers; a file cut at its per-file cap) is read and searched here.
-- Otherwise a file's whole text is searched at once, and a line is looked at only where the
-  whole-text search found something.
+- Otherwise a file is searched in blocks of whole lines; RE2 never matches across a newline
+  in line mode, so a match it finds in a block lies on one line, which is the hit.
+
+Every file is read under the workspace's size cap, and the caller's deadline is checked
+between files and between blocks (see `limits`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import WorkspaceError
+from .limits import MAX_READ_BYTES, MAX_STREAM_BYTES, WorkspaceTimeout, check_deadline
 from .listing import git_command, git_env
-from .text import decode, split_lines
+from .regex import LinearRegex
 
 try:  # the parser behind `re`: private, so every use below falls back when it changes
     import re._constants as _sre
@@ -36,8 +41,8 @@ except ImportError:  # pragma: no cover - other Pythons
 log = logging.getLogger(__name__)
 
 MAX_HIT_CHARS = 300
-GREP_MAX_FILE_BYTES = 5 * 1024 * 1024
-"""Larger files are generated data or logs far more often than code; grep skips them."""
+MAX_RESULTS = 100_000
+"""The most hits one grep may ask for (each is a few hundred bytes, sent to the sandbox)."""
 PREFILTER_MIN_FILES = 200
 """Below this many files, reading them all is as fast as asking git first."""
 MIN_LITERAL = 3
@@ -47,13 +52,11 @@ GIT_OUTPUT_LIMIT = 8 * 1024 * 1024
 which stops as soon as `max_results` hits are found."""
 MAX_EXCLUDED = 100
 """At most this many too-large files are excluded by name from git's search."""
-
-# Constructs whose meaning changes once a line is embedded in the whole text: absolute
-# anchors, lookarounds, atomic groups and possessive quantifiers (they can see or swallow
-# the line's end). A pattern free of them that matches a line at some position also matches
-# the whole text at that position (with ^ and $ in multiline mode), so the whole-text search
-# finds every line that can match.
-_CONTEXT_SENSITIVE = re.compile(r"\\[AZz]|\(\?(?:[=!>]|<[=!])|[*+?}]\+")
+BLOCK_BYTES = 256 * 1024
+"""Text is searched in blocks of whole lines about this large; the deadline is checked between them."""
+_BOM = b"\xef\xbb\xbf"
+# Pattern text that Python's parser reads differently from RE2: no literal is taken from it.
+_NOT_PYTHON = re.compile(r"\[:|\\[pPQEC]|\\x\{")
 
 
 @dataclass(frozen=True)
@@ -72,72 +75,83 @@ class Matcher:
     """A compiled search: `lines(text)` yields (line number, shown text) of matching lines."""
 
     def __init__(self, regex: str) -> None:
-        if not isinstance(regex, str):
-            raise WorkspaceError(f"the regex must be a string, not {type(regex).__name__}")
-        try:
-            self.pattern = re.compile(regex)
-            # Multiline so that ^ and $ match at every line's start and end in the whole text.
-            self.whole = None if _CONTEXT_SENSITIVE.search(regex) else re.compile(regex, re.MULTILINE)
-        except re.error as exc:
-            raise WorkspaceError(f"invalid regular expression {regex!r}: {exc}") from None
-        # Lines are matched without their "\r\n", but a multiline "$" does not match before "\r".
-        self.whole_crlf = "$" not in regex
+        self.regex = LinearRegex(regex, lines=True)
         self.literal = required_literal(regex)
 
     def line(self, line: str) -> str | None:
         """The shown text of `line` (without its line ending) if it matches, else None."""
-        match = self.pattern.search(line)
-        return None if match is None else _shown(line, match.start())
+        data = searchable(line)
+        start = self.regex.search(data)
+        return None if start is None else _shown(data.decode("utf-8"), _chars(data, 0, start))
 
-    def lines(self, text: str) -> list[tuple[int, str]]:
-        whole = self.whole
-        if whole is None or (not self.whole_crlf and "\r" in text):
-            return self._each_line(text)
-        # Search from a line's start; the first match found starts on the first line that can
-        # match (see _CONTEXT_SENSITIVE), which is then matched on its own; go on after it.
-        found: list[tuple[int, str]] = []
-        size = len(text)
-        number = 1
-        position = counted = 0
-        while position < size:
-            match = whole.search(text, position)
-            if match is None:
-                break
-            start = match.start()
-            previous = text.rfind("\n", position, start)
-            begin = position if previous < 0 else previous + 1
-            if begin == size:
-                break  # an empty match after the last newline: there is no line there
-            end = text.find("\n", start)
-            if end < 0:
-                end = size
-            number += text.count("\n", counted, begin)
-            counted = begin
-            shown = self.line(text[begin:end].rstrip("\r"))
-            if shown is not None:
-                found.append((number, shown))
-            position = end + 1
-        return found
+    def lines(self, text: str | bytes, limit: int | None = None) -> list[tuple[int, str]]:
+        """The matching lines of a text (or a file's bytes), at most `limit` of them."""
+        return self.lines_in(searchable(text), limit=limit)
 
-    def _each_line(self, text: str) -> list[tuple[int, str]]:
+    def lines_in(self, data: bytes, *, first: int = 1, limit: int | None = None) -> list[tuple[int, str]]:
+        """The matching lines of `searchable` bytes whose first line is number `first`."""
         found: list[tuple[int, str]] = []
-        for number, line in enumerate(split_lines(text), start=1):
-            shown = self.line(line.rstrip("\r\n"))
-            if shown is not None:
-                found.append((number, shown))
+        size = len(data)
+        number, counted = first, 0
+        block = 0
+        while block < size:
+            check_deadline("repo.grep")
+            end = data.find(b"\n", block + BLOCK_BYTES) if size - block > BLOCK_BYTES else -1
+            end = size if end < 0 else end + 1
+            position = block
+            while position < end:
+                start = self.regex.search(data, position, end)
+                if start is None or (start == end and data[end - 1 : end] == b"\n"):
+                    break  # an empty match right after a newline belongs to the next line (or none)
+                begin = data.rfind(b"\n", position, start) + 1 or position
+                stop = data.find(b"\n", start, end)
+                stop = end if stop < 0 else stop
+                number += data.count(b"\n", counted, begin)
+                counted = begin
+                found.append((number, _shown(data[begin:stop].decode("utf-8"), _chars(data, begin, start))))
+                if limit is not None and len(found) >= limit:
+                    return found
+                position = stop + 1
+            block = end
         return found
 
     def candidate_lines(self, lines: Iterable[tuple[int, bytes]]) -> list[tuple[int, str]]:
         """The matching lines among (line number, raw bytes without "\n") reported by git."""
         found: list[tuple[int, str]] = []
         for number, raw in lines:
-            line = raw.decode("utf-8", "replace")
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]  # as `decode` drops a byte-order mark
-            shown = self.line(line.rstrip("\r"))
-            if shown is not None:
-                found.append((number, shown))
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[3:]  # as `decode` drops a byte-order mark
+            data = searchable(raw, file_start=False)
+            start = self.regex.search(data)
+            if start is not None:
+                found.append((number, _shown(data.decode("utf-8"), _chars(data, 0, start))))
         return found
+
+
+def searchable(text: str | bytes, *, file_start: bool = True) -> bytes:
+    """Text as RE2 searches it: valid UTF-8 (undecodable bytes become U+FFFD, as `decode` makes
+    them), no byte-order mark at the start of a file's bytes, and no "\r" at the end of a line
+    (a line is matched without its line ending)."""
+    if isinstance(text, str):
+        data = text.encode("utf-8", "replace")  # a lone surrogate from a client's JSON: "?"
+    else:
+        data = text[3:] if file_start and text.startswith(_BOM) else text
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = data.decode("utf-8", "replace").encode("utf-8")
+    if b"\r" in data:
+        # Split and join, not a regex: a long run of "\r" would make `\r+\n` quadratic.
+        lines = data.split(b"\n")
+        stripped = [line.rstrip(b"\r") for line in lines]
+        if lines[-1] and not stripped[-1]:
+            stripped.append(b"")  # a last line of only "\r" stays a line: end it with a newline
+        data = b"\n".join(stripped)
+    return data
+
+
+def _chars(data: bytes, begin: int, end: int) -> int:
+    return len(data[begin:end].decode("utf-8", "replace"))
 
 
 def _shown(line: str, start: int) -> str:
@@ -154,12 +168,15 @@ def required_literal(regex: str) -> str | None:
     """The longest text every match of `regex` must contain, or None if there is none to use.
 
     Only case-sensitive patterns without alternation at the top level qualify; the literal is a
-    necessary condition, so a file without it cannot hold a match.
+    necessary condition, so a file without it cannot hold a match. Python's parser reads the
+    pattern, so syntax it reads otherwise than RE2 (POSIX classes, \\p{...}, \\x{...}) gives none.
     """
-    if _sre_parse is None:
+    if _sre_parse is None or _NOT_PYTHON.search(regex):
         return None
     try:
-        parsed = _sre_parse.parse(regex)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "possible nested set" and friends
+            parsed = _sre_parse.parse(regex)
     except Exception:
         return None
     if parsed.state.flags & (_sre.SRE_FLAG_IGNORECASE | _sre.SRE_FLAG_VERBOSE):
@@ -209,10 +226,16 @@ def grep_files(
     *,
     max_results: int,
     git: GitScope | None,
+    stream: Set[str] = frozenset(),
 ) -> list[Hit]:
     """Hits of `matcher` in `paths` (in their order, at most `max_results`), reading `overlay`
-    texts in place of files; `git` says how git may help, None when it may not."""
-    too_large = [path for path in paths if sizes[path] > GREP_MAX_FILE_BYTES]
+    texts in place of files; `git` says how git may help, None when it may not.
+
+    Files over the read cap are skipped, except those in `stream` (a file the caller named),
+    which are read block by block up to MAX_STREAM_BYTES.
+    """
+    too_large = [path for path in paths if sizes[path] > MAX_READ_BYTES and path not in stream]
+    skipped = set(too_large)
     from_git = None
     if git is not None and matcher.literal is not None and len(paths) >= PREFILTER_MIN_FILES:
         from_git = git_lines(
@@ -223,27 +246,70 @@ def grep_files(
             max_count=max_results,
         )
     hits: list[Hit] = []
-    for path in paths:
-        if sizes[path] > GREP_MAX_FILE_BYTES:
+    for done, path in enumerate(paths):
+        if path in skipped:
             continue
         text = overlay.get(path)
-        if text is None and from_git is not None and path not in git.links and path not in from_git.reread:
-            found = matcher.candidate_lines(from_git.lines.get(path, ()))
-        else:
-            if text is None:
-                try:
-                    text = decode((root / path).read_bytes())
-                except OSError as exc:
-                    log.warning("grep: cannot read %s: %s", path, exc)
-                    continue
-            found = matcher.lines(text)
+        limit = max_results - len(hits)
+        try:
+            if (
+                text is None
+                and from_git is not None
+                and path not in git.links
+                and path not in from_git.reread
+            ):
+                found = matcher.candidate_lines(from_git.lines.get(path, ()))
+            elif text is not None:
+                found = matcher.lines(text, limit) if sizes[path] <= MAX_READ_BYTES else []
+            else:
+                found = _search_file(root / path, matcher, limit, stream=path in stream)
+        except OSError as exc:
+            log.warning("grep: cannot read %s: %s", path, exc)
+            continue
+        except WorkspaceTimeout:
+            raise WorkspaceTimeout(
+                f"out of time: repo.grep had searched {done:,} of {len(paths):,} files ({len(hits)} hits) "
+                "when its time limit ran out; narrow the search with glob= or under="
+            ) from None
         for number, shown in found:
             hits.append(Hit(path, number, shown))
             if len(hits) >= max_results:
                 return hits
     if too_large:
-        log.info("grep skipped %d files larger than %d bytes", len(too_large), GREP_MAX_FILE_BYTES)
+        log.info("grep skipped %d files larger than %d bytes", len(too_large), MAX_READ_BYTES)
     return hits
+
+
+def _search_file(full: Path, matcher: Matcher, limit: int, *, stream: bool) -> list[tuple[int, str]]:
+    """The matching lines of one file, read under the size cap (block by block when `stream`)."""
+    with open(full, "rb") as handle:
+        data = handle.read(MAX_READ_BYTES + 1)
+        if len(data) <= MAX_READ_BYTES:
+            return matcher.lines(data, limit)
+        if not stream:
+            log.info("grep: %s grew past the read limit since it was listed; skipped", full.name)
+            return []
+        found: list[tuple[int, str]] = []
+        line = 1
+        scanned = 0
+        carry = b""
+        while data and scanned < MAX_STREAM_BYTES and len(found) < limit:
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) > MAX_READ_BYTES:
+                cut = len(data)  # a line longer than the read cap is searched in pieces
+            block, carry = data[:cut], data[cut:]
+            found += matcher.lines_in(
+                searchable(block, file_start=line == 1), first=line, limit=limit - len(found)
+            )
+            line += block.count(b"\n")
+            scanned += len(block)
+            data = handle.read(BLOCK_BYTES * 4)
+        if carry and scanned < MAX_STREAM_BYTES and len(found) < limit:
+            found += matcher.lines_in(
+                searchable(carry, file_start=False), first=line, limit=limit - len(found)
+            )
+        return found
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import WorkspaceError
+from .regex import LinearRegex
 from .tags import Definition
 
 MODULE = "<module>"
@@ -94,16 +95,45 @@ def name_matcher(name: object) -> tuple[str | None, Callable[[Definition], bool]
         raise WorkspaceError("a symbol name must be a non-empty string, such as 'parse' or 'Parser.parse'")
     name = name.strip()
     if any(ch in name for ch in "*?["):
-        pattern = name
+        # fnmatch's semantics, matched by RE2: many wildcards cannot make this slow.
+        regex = LinearRegex(_wildcards(name), lines=False, role=f"name pattern {name!r}")
 
         def matches_pattern(d: Definition) -> bool:
-            return fnmatch.fnmatchcase(d.name, pattern) or fnmatch.fnmatchcase(d.qualified, pattern)
+            return regex.fullmatch(d.name.encode("utf-8", "replace")) or regex.fullmatch(
+                d.qualified.encode("utf-8", "replace")
+            )
 
         return None, matches_pattern
     parent, dot, simple = name.replace("::", ".").rpartition(".")
     if not dot:
         return simple, lambda d: True
     return simple, lambda d: d.parent == parent or d.parent.endswith("." + parent)
+
+
+def _wildcards(pattern: str) -> str:
+    """An fnmatch pattern (`*`, `?`, `[seq]`, `[!seq]`) as a regular expression."""
+    out: list[str] = ["(?s)"]
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            j = i + 1 if pattern[i : i + 1] == "!" else i
+            j = j + 1 if pattern[j : j + 1] == "]" else j
+            j = pattern.find("]", j)
+            if j < 0:
+                out.append("\\[")
+                continue
+            body = pattern[i:j].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
 
 
 def kind_matcher(kind: object) -> Callable[[str], bool]:
