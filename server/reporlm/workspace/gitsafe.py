@@ -67,7 +67,14 @@ _BAD_NAME = re.compile(r"[=\n\0]")
 _DUBIOUS = re.compile(r"dubious ownership in repository at '([^']*)'")
 
 # Read from our environment: how to find git and the user's own configuration. Nothing else.
-_PASSED_ENV = ("PATH", "HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM")
+_PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+)
 
 
 def environment() -> dict[str, str]:

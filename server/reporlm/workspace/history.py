@@ -134,7 +134,9 @@ class GitHistory:
         if shutil.which("git") is None:
             return NotAGitRepository.because(root, "git is not installed")
         try:
-            probe = gitsafe.run(root, "rev-parse", "--is-bare-repository", "--show-toplevel", timeout=GIT_TIMEOUT_S)
+            probe = gitsafe.run(
+                root, "rev-parse", "--is-bare-repository", "--show-toplevel", timeout=GIT_TIMEOUT_S
+            )
         except (WorkspaceError, subprocess.TimeoutExpired, OSError) as exc:
             return NotAGitRepository.because(root, str(exc))
         stderr = probe.stderr.decode("utf-8", "replace")
@@ -228,7 +230,15 @@ class GitHistory:
         revs = [_rev(base)] + ([_rev(head)] if head is not None else [])
         # Against the work tree git hashes changed files, which would run filters (emptied by
         # gitsafe) and look into submodules' work trees (not done: their own config applies there).
-        args = ["diff", *_NO_DRIVERS, "--no-color", "--ignore-submodules=dirty", "-M", "--end-of-options", *revs]
+        args = [
+            "diff",
+            *_NO_DRIVERS,
+            "--no-color",
+            "--ignore-submodules=dirty",
+            "-M",
+            "--end-of-options",
+            *revs,
+        ]
         args += ["--", self._spec(path)]
         out = self._run(*args)
         if len(out) > MAX_DIFF_CHARS:

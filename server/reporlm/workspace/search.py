@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import WorkspaceError
 from . import gitsafe
+from .errors import WorkspaceError
 from .text import decode, split_lines
 
 try:  # the parser behind `re`: private, so every use below falls back when it changes
@@ -314,7 +314,11 @@ def _run_limited(command: list[str | bytes]) -> bytes | None:
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                command, env=gitsafe.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+                command,
+                env=gitsafe.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
             )
         except OSError as exc:
             log.info("git grep unavailable (%s); searching the files without it", exc)
