@@ -33,7 +33,7 @@ import { CitationIndex, extractCitations } from '../../src/citations';
 import { ServerCommands } from '../../src/constants';
 import type { AskResult, PlanResult, TraceEvent } from '../../src/protocol';
 import { createMarkdown, renderAnswer, renderPlan } from '../../src/render';
-import { optionsUpdate, serverOptions } from '../../src/settings';
+import { SERVER_ARGS, optionsUpdate, serverOptions } from '../../src/settings';
 import { ASK_QUESTION, PLAN_GOAL, SLOW_QUESTION, type Fixture, makeFixture, pythonForTests, serverEnv } from '../support/fixture';
 
 const WAIT_MS = 60_000; // a guard against hangs, not a speed check
@@ -58,7 +58,7 @@ class Server {
   ) {}
 
   static start(fixture: Fixture): Server {
-    const proc = spawn(pythonForTests(), ['-m', 'reporlm', 'serve'], {
+    const proc = spawn(pythonForTests(), [...SERVER_ARGS], {
       cwd: fixture.repo,
       env: serverEnv(fixture.cache),
     });
