@@ -82,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     transport.add_argument("--tcp", action="store_true", help="listen for one client on a TCP port instead")
     serve.add_argument("--host", default="127.0.0.1", help="TCP address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    serve.add_argument(
+        "--folder",
+        action="append",
+        default=[],
+        help="with --tcp: a folder clients may open (repeatable; default: the current folder)",
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="with --tcp: where to write the token clients must send (default: the user's runtime folder)",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -129,10 +140,17 @@ def _run_options(command: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from reporlm.config import ConfigError
     from reporlm.lsp.serve import serve_stdio, serve_tcp
 
     if args.tcp:
-        return serve_tcp(args.host, args.port, args.log_level)
+        return serve_tcp(
+            args.host, args.port, args.log_level, folders=args.folder, token_file=args.token_file
+        )
+    if args.folder or args.token_file:
+        raise ConfigError(
+            "--folder and --token-file are for --tcp: over stdio the client is the one that started it"
+        )
     serve_stdio(args.log_level)
 
 
