@@ -85,7 +85,8 @@ def environment() -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_PAGER": "cat",
-        "GIT_NO_LAZY_FETCH": "1",  # git 2.45+; older ones are stopped by protocol.allow=never
+        # No fetch of missing objects (git 2.45+ and patched older ones; protocol.allow=never stops the rest).
+        "GIT_NO_LAZY_FETCH": "1",
     }
     for name in _PASSED_ENV:
         if name in os.environ:
