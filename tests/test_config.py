@@ -199,6 +199,12 @@ def test_the_default_dollar_cap_with_an_unpriced_model_is_a_loud_warning(
     assert "only the token caps (3000000 input, 200000 output tokens) bound this run" in caplog.text
 
 
+def test_a_local_endpoint_named_by_openai_base_url_is_free_too(fresh_warnings: None) -> None:
+    env = {"OPENAI_BASE_URL": "http://localhost:11434/v1"}
+    overrides = {"provider": "openai", "model": "qwen3:8b", "limits": {"max_cost_usd": 1.0}}
+    assert load_settings(None, env=env, overrides=overrides).limits.max_cost_usd == 1.0
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

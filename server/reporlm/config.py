@@ -229,7 +229,7 @@ def _check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) 
         provider, root, sub = model_names(settings, env)
     except ConfigError:
         return  # an unknown provider: refused where the provider is resolved
-    base_url = settings.base_url or ""
+    base_url = settings.base_url or env.get("OPENAI_BASE_URL", "")  # the openai client reads it too
     if provider in _FREE_PROVIDERS or (provider == "openai" and base_url and is_loopback(base_url)):
         return
     unpriced = sorted({m for m in (root, sub) if price_of(m) is None})
