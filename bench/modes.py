@@ -97,7 +97,7 @@ class RlmMode:
 
     def command(self, prompt: str, repo: Path, trace: Path) -> list[str]:
         c = self.config
-        cmd = [sys.executable, "-m", "reporlm", "ask", prompt, "--repo", str(repo), "--json"]
+        cmd = [sys.executable, "-P", "-m", "reporlm", "ask", prompt, "--repo", str(repo), "--json"]
         cmd += [
             "--trace",
             str(trace),

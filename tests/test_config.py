@@ -7,23 +7,20 @@ from reporlm.config import ConfigError, load_settings
 
 def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.reporlm]\nprovider = "openai"\nmodel = "from-file"\nsub_model = "file-sub"\n'
-        "[tool.reporlm.budget]\nmax_iterations = 7\nmax_cost_usd = 0.5\n"
+        "[tool.reporlm]\nblock_seconds = 20\n[tool.reporlm.budget]\nmax_iterations = 7\nmax_cost_usd = 0.5\n"
     )
-    env = {"REPORLM_MODEL": "from-env"}
+    env = {"REPORLM_PROVIDER": "openai", "REPORLM_MODEL": "gpt-5", "REPORLM_SUB_MODEL": "gpt-5-mini"}
     settings = load_settings(tmp_path, env=env, overrides={"limits": {"max_cost_usd": 2.0}, "model": None})
-    assert settings.provider == "openai"
-    assert settings.model == "from-env"
-    assert settings.sub_model == "file-sub"
-    assert settings.limits.max_iterations == 7
-    assert settings.limits.max_cost_usd == 2.0
-    assert load_settings(tmp_path, env=env, overrides={"model": "from-flag"}).model == "from-flag"
+    assert (settings.provider, settings.model, settings.sub_model) == ("openai", "gpt-5", "gpt-5-mini")
+    assert settings.limits.max_iterations == 7 and settings.block_seconds == 20
+    assert settings.limits.max_cost_usd == 2.0  # the user's own cap wins over the file's, as flags do
+    assert load_settings(tmp_path, env=env, overrides={"model": "gpt-4.1"}).model == "gpt-4.1"
 
 
 def test_dotfile_wins_over_pyproject(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.reporlm]\nmodel = "py"\n')
-    (tmp_path / ".reporlm.toml").write_text('model = "dot"\n')
-    assert load_settings(tmp_path, env={}).model == "dot"
+    (tmp_path / "pyproject.toml").write_text("[tool.reporlm.budget]\nmax_iterations = 5\n")
+    (tmp_path / ".reporlm.toml").write_text("[budget]\nmax_iterations = 4\n")
+    assert load_settings(tmp_path, env={}).limits.max_iterations == 4
 
 
 def test_a_repository_cannot_redirect_the_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -61,10 +58,10 @@ def test_broken_toml_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(tmp_path, env={})
 
 
-def test_local_threads_from_file_env_and_flags(tmp_path: Path) -> None:
+def test_local_threads_from_env_and_flags_not_the_repository(tmp_path: Path) -> None:
     assert load_settings(tmp_path, env={}).local_threads is None  # every usable core, chosen by the client
     (tmp_path / ".reporlm.toml").write_text("local_threads = 1\n")
-    assert load_settings(tmp_path, env={}).local_threads == 1
+    assert load_settings(tmp_path, env={}).local_threads is None  # a resource setting: the user's
     env = {"REPORLM_LOCAL_THREADS": " 3 "}
     assert load_settings(tmp_path, env=env).local_threads == 3
     assert load_settings(tmp_path, env=env, overrides={"local_threads": 2}).local_threads == 2
@@ -100,3 +97,129 @@ def test_editor_options_set_threads_and_trace_retention_over_the_environment() -
     env = {"REPORLM_LOCAL_THREADS": "1", "REPORLM_TRACE_MAX_AGE_DAYS": "30", "REPORLM_TRACE_MAX_MB": "10"}
     settings = load_settings(None, env=env, overrides=overrides)
     assert (settings.local_threads, settings.trace_max_age_days, settings.trace_max_mb) == (3, 7.0, 50.0)
+
+
+# -- a repository's settings may only lower limits --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('provider = "local"', "provider"),
+        ('model = "./weights/evil.gguf"', "model"),  # the local provider would load a file of the repository
+        ('model = "claude-unpriced-preview"', "model"),  # an unpriced model would switch the dollar cap off
+        ('sub_model = "claude-opus-4-1"', "sub_model"),
+        ("block_memory_mb = 65536", "block_memory_mb"),
+        ("concurrency = 512", "concurrency"),
+        ("local_threads = 64", "local_threads"),
+        ('base_url = "http://evil.example/v1"', "base_url"),
+        ('api_key_file = "/root/.ssh/id_rsa"', "api_key_file"),
+        ('api_key = "sk-from-the-repo"', "api_key"),
+        ("trace_max_age_days = 0.0001", "trace_max_age_days"),
+        ("trace_max_mb = 0.0001", "trace_max_mb"),
+    ],
+)
+def test_a_repository_cannot_choose_models_endpoints_keys_or_resources(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, line: str, key: str
+) -> None:
+    (tmp_path / ".reporlm.toml").write_text(line + "\n")
+    settings = load_settings(tmp_path, env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"})
+    defaults = load_settings(None, env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"})
+    assert settings == defaults
+    assert f"ignoring {key!r} from the repository's .reporlm.toml" in caplog.text
+
+
+def test_a_repository_may_lower_limits_but_never_raise_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".reporlm.toml").write_text(
+        "block_seconds = 600\noutput_chars = 1000000\n"
+        "[budget]\nmax_iterations = 300\nmax_cost_usd = 1000.0\nmax_sub_calls = 10\nmax_depth = 0\n"
+        "max_seconds = 60\n"
+    )
+    settings = load_settings(tmp_path, env={})
+    limits = settings.limits
+    assert (limits.max_iterations, limits.max_cost_usd) == (30, 5.0)  # raised: ignored
+    assert (settings.block_seconds, settings.output_chars) == (60.0, 6000)
+    assert (limits.max_sub_calls, limits.max_depth, limits.max_seconds) == (10, 0, 60)  # lowered: applied
+    for raised in (
+        "max_iterations = 300",
+        "max_cost_usd = 1000.0",
+        "block_seconds = 600",
+        "output_chars = 1000000",
+    ):
+        assert f"ignoring {raised} from the repository's .reporlm.toml" in caplog.text
+    # What the user sets is the user's, lower or higher than the file's.
+    mine = load_settings(tmp_path, env={}, overrides={"block_seconds": 120, "limits": {"max_sub_calls": 50}})
+    assert (mine.block_seconds, mine.limits.max_sub_calls) == (120, 50)
+
+
+@pytest.mark.parametrize("value", ['"many"', "true", "-1", "nan", "2.5"])
+def test_a_repository_limit_must_be_a_number(tmp_path: Path, value: str) -> None:
+    (tmp_path / ".reporlm.toml").write_text(f"[budget]\nmax_iterations = {value}\n")
+    with pytest.raises(ConfigError, match=r"max_iterations in \.reporlm\.toml must be a whole number"):
+        load_settings(tmp_path, env={})
+
+
+# -- a dollar cap is never switched off in silence ---------------------------------------------------
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reporlm.config
+
+    monkeypatch.setattr(reporlm.config, "_warned_caps", set())
+
+
+def test_a_dollar_cap_with_an_unpriced_model_is_refused(fresh_warnings: None) -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant-x"}
+    with pytest.raises(ConfigError, match=r"max_cost_usd = 2\) cannot be enforced.*'claude-next-preview'"):
+        load_settings(
+            None, env=env, overrides={"model": "claude-next-preview", "limits": {"max_cost_usd": 2.0}}
+        )
+    with pytest.raises(ConfigError, match="'my-reader'"):  # the sub-model counts too
+        load_settings(None, env=env, overrides={"sub_model": "my-reader", "limits": {"max_cost_usd": 2.0}})
+    remote = {"provider": "openai", "base_url": "https://llm.example.com/v1", "model": "their-model"}
+    with pytest.raises(ConfigError, match="cannot be enforced"):
+        load_settings(None, env={}, overrides={**remote, "limits": {"max_cost_usd": 1.0}})
+
+
+def test_a_dollar_cap_the_repository_lowers_is_refused_too(tmp_path: Path, fresh_warnings: None) -> None:
+    (tmp_path / ".reporlm.toml").write_text("[budget]\nmax_cost_usd = 0.5\n")
+    with pytest.raises(ConfigError, match="cannot be enforced"):
+        load_settings(tmp_path, env={"ANTHROPIC_API_KEY": "k"}, overrides={"model": "claude-next-preview"})
+
+
+def test_the_default_dollar_cap_with_an_unpriced_model_is_a_loud_warning(
+    caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    settings = load_settings(None, env={"ANTHROPIC_API_KEY": "k"}, overrides={"model": "claude-next-preview"})
+    assert settings.limits.max_cost_usd == 5.0
+    assert "no price for the anthropic model 'claude-next-preview'" in caplog.text
+    assert "only the token caps (3000000 input, 200000 output tokens) bound this run" in caplog.text
+
+
+def test_a_local_endpoint_named_by_openai_base_url_is_free_too(fresh_warnings: None) -> None:
+    env = {"OPENAI_BASE_URL": "http://localhost:11434/v1"}
+    overrides = {"provider": "openai", "model": "qwen3:8b", "limits": {"max_cost_usd": 1.0}}
+    assert load_settings(None, env=env, overrides=overrides).limits.max_cost_usd == 1.0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"provider": "local"},
+        {"provider": "scripted"},
+        {"provider": "openai", "base_url": "http://127.0.0.1:8000/v1", "model": "my-vllm-model"},
+        {"provider": "anthropic", "model": "claude-sonnet-4-6-20260101"},  # priced through its base id
+        {"provider": "openai", "model": "gpt-5", "sub_model": "gpt-5-mini"},
+    ],
+)
+def test_free_or_priced_models_keep_their_dollar_cap(
+    overrides: dict[str, str], caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    settings = load_settings(
+        None, env={"OPENAI_API_KEY": "k"}, overrides={**overrides, "limits": {"max_cost_usd": 1.0}}
+    )
+    assert settings.limits.max_cost_usd == 1.0
+    assert "no price" not in caplog.text

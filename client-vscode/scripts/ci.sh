@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REPORLM_PYTHON=${REPORLM_PYTHON:-$(cd .. && pwd)/.venv/bin/python}
-if ! "$REPORLM_PYTHON" -c 'import reporlm' 2>/dev/null; then
+if ! "$REPORLM_PYTHON" -P -c 'import reporlm' 2>/dev/null; then
   echo "extension: $REPORLM_PYTHON cannot import reporlm: run scripts/install first" >&2
   exit 1
 fi

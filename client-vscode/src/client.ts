@@ -19,7 +19,7 @@ import {
 import { CONFIG_SECTION, Commands, Notifications, SECRET_KEYS } from './constants';
 import type { TraceEvent } from './protocol';
 import { checkPackage, choosePython, installCommand, type PythonChoice } from './python';
-import { type ServerOptions as Options, optionsUpdate, serverOptions } from './settings';
+import { SERVER_ARGS, type ServerOptions as Options, optionsUpdate, serverOptions } from './settings';
 
 export type ServerState =
   | { kind: 'stopped' }
@@ -143,12 +143,12 @@ export class ServerClient implements vscode.Disposable {
       this.reportMissing(python, check.problem, check.detail);
       return;
     }
-    this.log.info(`starting: ${python.command} -m reporlm serve (from ${python.source}; reporlm ${check.version})`);
+    this.log.info(`starting: ${python.command} ${SERVER_ARGS.join(' ')} (from ${python.source}; reporlm ${check.version})`);
     this.sentOptions = this.currentOptions();
     this.log.info(`options: ${JSON.stringify(this.sentOptions)}`);
     const server: ServerOptions = {
       command: python.command,
-      args: ['-m', 'reporlm', 'serve'],
+      args: [...SERVER_ARGS],
       options: { cwd: folder.uri.fsPath, env },
     };
     const options: LanguageClientOptions = {

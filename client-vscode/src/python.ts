@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 
 import { CONFIG_SECTION } from './constants';
-import { FALLBACK_PYTHON, configuredPython } from './settings';
+import { CHECK_ARGS, FALLBACK_PYTHON, configuredPython } from './settings';
 
 /** The little of the Python extension's API this uses (ms-python.python, "environments"). */
 interface PythonExtensionApi {
@@ -76,15 +76,16 @@ export type PackageCheck =
 
 /** Runs the interpreter once to see that `import reporlm` works, and which version it is. */
 export function checkPackage(python: string, env: NodeJS.ProcessEnv): Promise<PackageCheck> {
-  const script = 'import sys, reporlm; sys.stdout.write(reporlm.__version__)';
   return new Promise((resolve) => {
-    execFile(python, ['-c', script], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(python, [...CHECK_ARGS], { env, timeout: 30_000 }, (error, stdout, stderr) => {
       if (!error) {
         resolve({ ok: true, version: stdout.trim() });
       } else if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         resolve({ ok: false, problem: 'no interpreter', detail: `${python}: not found` });
       } else if (/No module named '?reporlm/.test(stderr)) {
         resolve({ ok: false, problem: 'no package', detail: stderr.trim().split('\n').pop() ?? '' });
+      } else if (/Unknown option:? -P/.test(stderr)) {
+        resolve({ ok: false, problem: 'broken', detail: `${python} is older than Python 3.11, which reporlm needs` });
       } else {
         resolve({ ok: false, problem: 'broken', detail: (stderr || error.message).trim() });
       }

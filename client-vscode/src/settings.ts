@@ -88,6 +88,16 @@ export function configuredPython(read: SettingReader): string | undefined {
 export const FALLBACK_PYTHON = 'python3';
 
 /**
+ * How the server is started. `-P`: the server runs with the workspace folder as its working
+ * directory, and `-m` alone would put that folder first on sys.path, so a `platformdirs.py` (or
+ * `pygls.py`, ...) in the repository would run inside the server, next to the API keys.
+ */
+export const SERVER_ARGS: readonly string[] = ['-P', '-m', 'reporlm', 'serve'];
+
+/** The version check, started the same way (`-c` would put the working directory on sys.path too). */
+export const CHECK_ARGS: readonly string[] = ['-P', '-c', 'import sys, reporlm; sys.stdout.write(reporlm.__version__)'];
+
+/**
  * The didChangeConfiguration payload that takes the server from `previous` to `next`: the server
  * merges what it receives, and a null puts an option back to its default, so options that were
  * set and no longer are go as null (budget limits one by one).

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reporlm import __version__
+from reporlm.terminal import PrintableFilter, json_text, printable
 
 EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:  # a log line may quote a file name or model text
+        handler.addFilter(PrintableFilter())
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -40,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.run(args))
-    except ConfigError as exc:
-        print(f"reporlm: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # it may quote the repository's settings file
+        print(f"reporlm: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("reporlm: interrupted", file=sys.stderr)
@@ -80,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     transport.add_argument("--tcp", action="store_true", help="listen for one client on a TCP port instead")
     serve.add_argument("--host", default="127.0.0.1", help="TCP address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    serve.add_argument(
+        "--folder",
+        action="append",
+        default=[],
+        help="with --tcp: a folder clients may open (repeatable; default: the current folder)",
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="with --tcp: where to write the token clients must send (default: the user's runtime folder)",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -130,10 +143,17 @@ def _run_options(command: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from reporlm.config import ConfigError
     from reporlm.lsp.serve import serve_stdio, serve_tcp
 
     if args.tcp:
-        return serve_tcp(args.host, args.port, args.log_level)
+        return serve_tcp(
+            args.host, args.port, args.log_level, folders=args.folder, token_file=args.token_file
+        )
+    if args.folder or args.token_file:
+        raise ConfigError(
+            "--folder and --token-file are for --tcp: over stdio the client is the one that started it"
+        )
     serve_stdio(args.log_level)
 
 
@@ -235,12 +255,12 @@ async def _remote(
             await client.open(repo, overrides)
             command = {"ask": wire.ASK, "plan": wire.PLAN}[kind]
             result = await client.command(command, argument, request_id=request_id)
-    except JsonRpcException as exc:
+    except JsonRpcException as exc:  # its message may carry repository or provider text
         code = _exit_code(exc.code)
-        print(f"reporlm: {exc.message}", file=sys.stderr)
+        print(f"reporlm: {printable(str(exc.message))}", file=sys.stderr)
         return code
     except ServerFailed as exc:
-        print(f"reporlm: the language server failed: {exc}", file=sys.stderr)
+        print(f"reporlm: the language server failed: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         loop.remove_signal_handler(signal.SIGINT)
@@ -250,10 +270,11 @@ async def _remote(
     if args.trace:
         result["trace_file"] = str(args.trace)
     record = views.plan_record(result, repo) if kind == "plan" else views.answer_record(result)
+    # The model's and the repository's text: no control sequence reaches the terminal.
     if args.json:
-        print(json.dumps(record, indent=2, ensure_ascii=False))
+        print(json_text(record))
     else:
-        print(views.render_plan(record) if kind == "plan" else views.render_answer(record))
+        print(printable(views.render_plan(record) if kind == "plan" else views.render_answer(record)))
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if result.get("partial") else EXIT_ANSWERED

@@ -2,9 +2,17 @@
 (`[tool.reporlm]` in pyproject.toml, or `.reporlm.toml`), environment variables, command-line flags,
 and LSP initializationOptions.
 
-Secrets are never read from a repository file, and neither is `base_url`: a repository is untrusted,
-and a base URL it chose would receive the user's API key. Nor is trace retention, which decides what
-is deleted from a folder shared by all repositories.
+A repository is untrusted (a pull request can change its settings file), so its file may only
+*lower* limits: the budget, `block_seconds`, `output_chars`, and only below what would apply
+without it. Everything else comes from the user alone: the provider and models (a model name can
+be a path to a file the local provider loads, and an unpriced one would turn the dollar cap off),
+`base_url` (it would receive the API key) and keys, resource caps (`block_memory_mb`,
+`concurrency`, `local_threads`) and trace retention (it decides what is deleted from a folder
+shared by every repository). The file's other keys are ignored with a warning.
+
+A dollar cap is enforced only for models with a price (llm/prices.py). With an unpriced model on a
+provider that bills, a cap the user (or the repository) asked for is refused as a configuration
+error; the default cap gets a warning that only the token caps bound the run.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 
 from reporlm.engine.budget import Limits
 from reporlm.engine.prompting import PROMPT_VERSION, PROMPT_VERSIONS
+from reporlm.llm.prices import is_loopback, price_of
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,12 @@ _ENV = {
     "prompt_version": "REPORLM_PROMPT_VERSION",
 }
 _API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-# Trace retention too: the trace folder holds the traces of every repository, and a repository
-# must not decide what is deleted from it.
-_UNTRUSTED_KEYS = {"base_url", "api_key", "api_key_file", "trace_max_age_days", "trace_max_mb"}
+# What a repository's settings file may set, and only to lower it: tighter is always safe.
+_LOWERABLE = ("block_seconds", "output_chars")
+_LIMIT_NAMES = tuple(f.name for f in fields(Limits))
+# Providers whose unpriced models cost nothing (an openai-compatible server on this machine, too).
+_FREE_PROVIDERS = ("local", "scripted")
+_warned_caps: set[tuple[str, str, float]] = set()
 
 
 class ConfigError(Exception):
@@ -106,12 +118,10 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Merge file < environment < overrides (CLI flags or LSP options) into Settings."""
+    """The user's settings (environment < overrides: CLI flags or LSP options) on the defaults,
+    then what the repository's file lowers among what the user left unset."""
     env = os.environ if env is None else env
-    merged: dict[str, Any] = {}
-    if repo is not None:
-        merged.update(_from_repo_file(repo))
-    merged.update({key: _from_env(key, var, env[var]) for key, var in _ENV.items() if env.get(var)})
+    merged: dict[str, Any] = {key: _from_env(key, var, env[var]) for key, var in _ENV.items() if env.get(var)}
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -120,12 +130,22 @@ def load_settings(
         else:
             merged[key] = value
     settings = _build(merged)
-    return replace(settings, api_key=_api_key(settings, env))
+    user_limits = merged.get("limits", {})
+    cap_asked = isinstance(user_limits, Mapping) and user_limits.get("max_cost_usd") is not None
+    if repo is not None:
+        table, source = _from_repo_file(repo)
+        settings, lowered = _lowered_by_repo(settings, table, source, merged)
+        cap_asked = cap_asked or "max_cost_usd" in lowered
+    settings = replace(settings, api_key=_api_key(settings, env))
+    _check_cost_cap(settings, env, asked=cap_asked)
+    return settings
 
 
-def _from_repo_file(repo: Path) -> dict[str, Any]:
+def _from_repo_file(repo: Path) -> tuple[dict[str, Any], str]:
+    """The repository's settings table and where it came from (for messages)."""
     table: dict[str, Any] = {}
     dotfile, pyproject = repo / ".reporlm.toml", repo / "pyproject.toml"
+    source = ".reporlm.toml" if dotfile.is_file() else "[tool.reporlm] in pyproject.toml"
     try:
         if dotfile.is_file():
             table = tomllib.loads(dotfile.read_text("utf-8"))
@@ -133,12 +153,113 @@ def _from_repo_file(repo: Path) -> dict[str, Any]:
             table = tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}).get("reporlm", {})
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read reporlm settings from {repo}: {exc}") from None
-    for key in sorted(_UNTRUSTED_KEYS & table.keys()):
-        log.warning("ignoring %r from the repository's settings file: it may only come from you", key)
-        table.pop(key)
+    if not isinstance(table, dict):
+        raise ConfigError(f"reporlm settings in {repo} ({source}) must be a table")
     if "budget" in table:
         table["limits"] = table.pop("budget")
-    return table
+    return table, source
+
+
+def _lowered_by_repo(
+    settings: Settings, table: Mapping[str, Any], source: str, user: Mapping[str, Any]
+) -> tuple[Settings, set[str]]:
+    """`settings` with the repository's lower limits applied where the user set none; the names
+    of the limits it lowered. Unknown keys are errors, as anywhere; others are ignored, loudly."""
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {source}: {', '.join(unknown)}")
+    limits = table.get("limits", {})
+    if not isinstance(limits, Mapping):
+        raise ConfigError(f"budget in {source} must be a table of limits")
+    bad = sorted(set(limits) - set(_LIMIT_NAMES))
+    if bad:
+        raise ConfigError(
+            f"unknown budget limit(s) in {source}: {', '.join(bad)}; known: {', '.join(sorted(_LIMIT_NAMES))}"
+        )
+    for key in sorted(set(table) - {"limits", *_LOWERABLE}):
+        log.warning(
+            "ignoring %r from the repository's %s: a repository may only lower limits; providers, "
+            "models, endpoints, keys, resource caps and trace settings come only from you (flags, "
+            "environment, editor settings)",
+            key,
+            source,
+        )
+    user_limits = user.get("limits", {})
+    lowered: set[str] = set()
+    new_limits: dict[str, Any] = {}
+    for name, value in limits.items():
+        if name in user_limits:
+            continue  # the user's own value wins, as flags win over the file
+        current = getattr(settings.limits, name)
+        if _lower(name, value, current, source):
+            new_limits[name] = value
+            lowered.add(name)
+    top: dict[str, Any] = {}
+    for name in _LOWERABLE:
+        if name in table and name not in user and _lower(name, table[name], getattr(settings, name), source):
+            top[name] = table[name]
+            lowered.add(name)
+    return replace(settings, limits=replace(settings.limits, **new_limits), **top), lowered
+
+
+def _lower(name: str, value: Any, current: int | float | None, source: str) -> bool:
+    """Whether the repository's `value` for `name` is a valid number below `current`."""
+    default = getattr(Limits(), name, None) if name in _LIMIT_NAMES else getattr(Settings(), name)
+    kinds = (int,) if isinstance(default, int) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
+        kind = "a whole number" if kinds == (int,) else "a number"
+        raise ConfigError(f"{name} in {source} must be {kind}, 0 or more, not {value!r}")
+    if current is not None and value >= current:
+        if value > current:
+            log.warning(
+                "ignoring %s = %r from the repository's %s: a repository may only lower limits (it stays %r)",
+                name,
+                value,
+                source,
+                current,
+            )
+        return False
+    return True
+
+
+def _check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) -> None:
+    """A dollar cap must not be switched off in silence by a model the price table does not know."""
+    cap = settings.limits.max_cost_usd
+    if cap is None:
+        return
+    from reporlm.app import model_names  # the provider's default models, as the run will use them
+
+    try:
+        provider, root, sub = model_names(settings, env)
+    except ConfigError:
+        return  # an unknown provider: refused where the provider is resolved
+    base_url = settings.base_url or env.get("OPENAI_BASE_URL", "")  # the openai client reads it too
+    if provider in _FREE_PROVIDERS or (provider == "openai" and base_url and is_loopback(base_url)):
+        return
+    unpriced = sorted({m for m in (root, sub) if price_of(m) is None})
+    if not unpriced:
+        return
+    names = ", ".join(repr(m) for m in unpriced)
+    if asked:
+        raise ConfigError(
+            f"the dollar cap (max_cost_usd = {cap:g}) cannot be enforced: reporlm has no price for the "
+            f"{provider} model {names}, so its calls would not count toward it. Choose a model from the "
+            "price table (reporlm/llm/prices.py), or drop the dollar cap to run with the token caps only"
+        )
+    key = (provider, names, cap)
+    if key not in _warned_caps:
+        _warned_caps.add(key)
+        limits = settings.limits
+        log.warning(
+            "reporlm has no price for the %s model %s: the default dollar cap ($%g) cannot be enforced "
+            "for it; only the token caps (%s input, %s output tokens) bound this run",
+            provider,
+            names,
+            cap,
+            limits.max_input_tokens,
+            limits.max_output_tokens,
+        )
 
 
 def _from_env(key: str, var: str, raw: str) -> Any:

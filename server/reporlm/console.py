@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.status import Status
 from rich.syntax import Syntax
 
+from reporlm.terminal import printable
+
 Event = dict[str, Any]
 
 
@@ -25,6 +27,7 @@ class VerboseView:
         self.console = console
 
     def __call__(self, event: Event) -> None:
+        event = _printable(event)  # questions, code, output and errors: model and repository text
         kind, pad = event["kind"], "  " * int(event.get("depth", 0))
         stamp = f"[dim]{event['t']:7.1f}s[/dim] {pad}"
         show = self.console.print
@@ -78,6 +81,16 @@ class VerboseView:
                 f"{stamp}[bold]done[/bold] {event['iterations']} iterations, {event['sub_calls']} sub-calls, "
                 f"{event['input_tokens']} in / {event['output_tokens']} out tokens{cost}, {event['seconds']}s"
             )
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 class StatusLine:

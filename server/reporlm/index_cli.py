@@ -7,7 +7,6 @@ seconds), the status to stdout: text, or one JSON object with `--json`.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -23,6 +22,7 @@ from rich.status import Status
 from rich.text import Text
 
 from reporlm.config import ConfigError
+from reporlm.terminal import json_text, printable
 
 if TYPE_CHECKING:
     from reporlm.workspace import Repo
@@ -55,10 +55,11 @@ def run_index(repo_path: str, *, as_json: bool, err: Console | None = None) -> i
     repo.close()  # not in a finally: on Ctrl-C, waiting for the indexing thread would hang
     if status.state != "ready":
         why = progress.failure or "see the log above"
-        print(f"reporlm: indexing {repo.root} failed: {why}", file=sys.stderr)
+        print(printable(f"reporlm: indexing {repo.root} failed: {why}"), file=sys.stderr)
         return EXIT_FAILED
     record = index_record(status, repo.root)
-    print(json.dumps(record, indent=2, ensure_ascii=False) if as_json else render_index(record))
+    # File names and skip reasons come from the repository: no control sequence reaches the terminal.
+    print(json_text(record) if as_json else printable(render_index(record)))
     return EXIT_READY
 
 
@@ -96,7 +97,7 @@ class IndexProgress(logging.Handler):
     def __rich__(self) -> Text:
         """The spinner's text, rendered at each refresh so the seconds keep counting."""
         elapsed = time.monotonic() - self._started
-        text = Text(f"indexing {self.root} · {elapsed:.0f}s")
+        text = Text(printable(f"indexing {self.root} · {elapsed:.0f}s"))
         if self.latest:
             text.append(f" · {self.latest}", style="dim")
         text.truncate(max(20, self.console.width - 4), overflow="ellipsis")
@@ -113,7 +114,9 @@ class IndexProgress(logging.Handler):
             self._status = self.console.status(self)
             self._status.start()
         else:
-            self.console.print(f"reporlm: indexing {escape(str(self.root))}", highlight=False, soft_wrap=True)
+            self.console.print(
+                f"reporlm: indexing {escape(printable(str(self.root)))}", highlight=False, soft_wrap=True
+            )
         return self
 
     def __exit__(
@@ -128,7 +131,7 @@ class IndexProgress(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.latest = " ".join(record.getMessage().split())
+            self.latest = printable(" ".join(record.getMessage().split()))
             if record.exc_info and record.exc_info[1] is not None and record.levelno >= logging.ERROR:
                 error = record.exc_info[1]
                 self.failure = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -14,7 +14,7 @@ from fake_api import FakeAPI
 from fake_api import openai_chat as chat
 from reporlm.lsp import wire
 
-from .conftest import alive, command, descendants, make_client, open_repo, server_env, write_script
+from .conftest import alive, command, descendants, make_client, open_repo, server_env
 
 PLAN = """# Plan: make retries configurable
 
@@ -110,7 +110,10 @@ async def test_ctrl_c_stops_the_run_prints_the_partial_answer_and_leaves_no_proc
 
 
 async def test_serving_over_tcp(small_repo: Path, tmp_path: Path) -> None:
-    args = [sys.executable, "-m", "reporlm", "serve", "--tcp", "--port", "0"]
+    token_file = tmp_path / "token"
+    args = [sys.executable, "-P", "-m", "reporlm", "serve", "--tcp", "--port", "0"]
+    args += ["--folder", str(small_repo)]
+    args += ["--token-file", str(token_file)]
     server = await asyncio.create_subprocess_exec(
         *args, stderr=asyncio.subprocess.PIPE, env=server_env(tmp_path)
     )
@@ -120,8 +123,10 @@ async def test_serving_over_tcp(small_repo: Path, tmp_path: Path) -> None:
         port = int(re.search(r"listening on \('127\.0\.0\.1', (\d+)\)", line).group(1))  # type: ignore[union-attr]
         client = make_client()
         await client.start_tcp("127.0.0.1", port)
-        await open_repo(client, small_repo, write_script(tmp_path / "s.json", replies=[]))
+        # A network client presents the server's token, and may not pick the scripted provider.
+        await open_repo(client, small_repo, provider="local", token=token_file.read_text().strip())
         status = await command(client, wire.STATUS)
+        assert status["configuration_error"] is None
         assert status["repo"] == str(small_repo.resolve())
         await client.shutdown_session()
         assert await asyncio.wait_for(server.wait(), 30) == 0

@@ -85,12 +85,16 @@ def test_git_environment_of_the_caller_is_ignored(git_repo: Path, monkeypatch: p
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
-def test_git_repo_owned_by_another_user_is_still_listed(git_repo: Path) -> None:
+def test_git_repo_owned_by_another_user_is_walked_with_the_fix_named(
+    git_repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # git refuses it ("dubious ownership"): its .git/config could run programs as us.
     for path in [git_repo, *git_repo.rglob("*")]:
         os.lchown(path, 65534, 65534)
     repo = Repo(git_repo)
-    assert repo.is_git
+    assert not repo.is_git
     assert repo.files() == GIT_REPO_FILES
+    assert f"git config --global --add safe.directory {git_repo}" in caplog.text
 
 
 def test_without_git_installed_a_repo_is_walked(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

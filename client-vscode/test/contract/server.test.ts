@@ -8,7 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import {
@@ -33,7 +35,7 @@ import { CitationIndex, extractCitations } from '../../src/citations';
 import { ServerCommands } from '../../src/constants';
 import type { AskResult, PlanResult, TraceEvent } from '../../src/protocol';
 import { createMarkdown, renderAnswer, renderPlan } from '../../src/render';
-import { optionsUpdate, serverOptions } from '../../src/settings';
+import { CHECK_ARGS, SERVER_ARGS, optionsUpdate, serverOptions } from '../../src/settings';
 import { ASK_QUESTION, PLAN_GOAL, SLOW_QUESTION, type Fixture, makeFixture, pythonForTests, serverEnv } from '../support/fixture';
 
 const WAIT_MS = 60_000; // a guard against hangs, not a speed check
@@ -58,7 +60,7 @@ class Server {
   ) {}
 
   static start(fixture: Fixture): Server {
-    const proc = spawn(pythonForTests(), ['-m', 'reporlm', 'serve'], {
+    const proc = spawn(pythonForTests(), [...SERVER_ARGS], {
       cwd: fixture.repo,
       env: serverEnv(fixture.cache),
     });
@@ -339,6 +341,41 @@ describe('citation parsing', () => {
     const ours = samples.map((s) => extractCitations(s).map((c) => [c.path, c.start, c.end]));
     assert.deepEqual(ours, python);
     assert.ok(python.flat().length >= 15, 'the samples exercise the parser');
+  });
+});
+
+describe('starting Python in a hostile workspace folder', { timeout: 2 * WAIT_MS }, () => {
+  // The extension starts the server (and its version check) with the workspace folder as the
+  // working directory: modules named like reporlm's own or its dependencies must never load.
+  const names = ['reporlm', 'pygls', 'lsprotocol', 'platformdirs', 'rich', 'cattrs', 'json'];
+  let dir: string;
+  let marks: string;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'reporlm-hostile-'));
+    marks = join(dir, 'marks');
+    mkdirSync(marks);
+    for (const name of names) {
+      writeFileSync(join(dir, `${name}.py`), `open(${JSON.stringify(join(marks, name))}, 'w').write('imported')\n`);
+    }
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('imports from the folder without -P (the control)', () => {
+    execFileSync(pythonForTests(), ['-c', 'import platformdirs'], { cwd: dir });
+    assert.deepEqual(readdirSync(marks), ['platformdirs']);
+    rmSync(join(marks, 'platformdirs'));
+  });
+
+  it('runs the version check and the server without importing anything of the folder', async () => {
+    const version = execFileSync(pythonForTests(), [...CHECK_ARGS], { cwd: dir, encoding: 'utf8' });
+    assert.match(version, /^\d+\.\d+/);
+    const proc = spawn(pythonForTests(), [...SERVER_ARGS], { cwd: dir, env: serverEnv(join(dir, 'cache')) });
+    const exited = new Promise<number | null>((r) => proc.once('exit', r));
+    proc.stdin.end(); // the server starts (importing pygls, lsprotocol, ...) and stops at end of input
+    await exited;
+    assert.deepEqual(readdirSync(marks), []);
   });
 });
 

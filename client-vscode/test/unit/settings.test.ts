@@ -3,7 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { RESTART_SETTINGS, SERVER_SETTINGS, configuredPython, optionsUpdate, serverOptions } from '../../src/settings';
+import {
+  CHECK_ARGS,
+  RESTART_SETTINGS,
+  SERVER_ARGS,
+  SERVER_SETTINGS,
+  configuredPython,
+  optionsUpdate,
+  serverOptions,
+} from '../../src/settings';
 
 function reader(values: Record<string, unknown>) {
   return (key: string) => values[key];
@@ -74,11 +82,34 @@ describe('configuredPython', () => {
   });
 });
 
+describe('starting Python', () => {
+  it('never puts the working directory (the workspace folder) on sys.path', () => {
+    // `-m` or `-c` alone would: a `pygls.py` in the repository would then run inside the server.
+    assert.deepEqual(SERVER_ARGS, ['-P', '-m', 'reporlm', 'serve']);
+    assert.equal(CHECK_ARGS[0], '-P');
+    assert.equal(CHECK_ARGS[1], '-c');
+  });
+});
+
 describe('package.json settings', () => {
+  const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
+  const properties: Record<string, { scope?: string }> = manifest.contributes.configuration.properties;
+
   it('declares exactly the settings the extension reads', () => {
-    const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
-    const declared = Object.keys(manifest.contributes.configuration.properties).sort();
+    const declared = Object.keys(properties).sort();
     const clientOnly = ['reporlm.trace.server'];
     assert.deepEqual(declared, [...SERVER_SETTINGS, ...RESTART_SETTINGS, ...clientOnly].sort());
+  });
+
+  it("lets no workspace's .vscode/settings.json choose the interpreter, endpoint, models, budget or options", () => {
+    // A repository is untrusted: `machine` settings come only from the user's (or remote) settings.
+    for (const key of [...SERVER_SETTINGS, ...RESTART_SETTINGS]) {
+      assert.ok(['machine', 'application'].includes(properties[key]?.scope ?? ''), `${key}: ${properties[key]?.scope}`);
+    }
+  });
+
+  it('runs nothing in Restricted Mode', () => {
+    assert.equal(manifest.capabilities.untrustedWorkspaces.supported, false);
+    assert.ok(manifest.capabilities.untrustedWorkspaces.description);
   });
 });

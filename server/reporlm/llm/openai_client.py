@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import time
@@ -14,7 +13,7 @@ import openai
 
 from reporlm.llm._errors import redact, retryable_status, short
 from reporlm.llm.base import Completion, Message, ProviderError, Usage
-from reporlm.llm.prices import cost
+from reporlm.llm.prices import cost, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +21,6 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER_KEY = "not-needed"
 # OpenAI's reasoning models reject a custom temperature and the legacy max_tokens field.
 _REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
-
-
-def _is_loopback(base_url: str) -> bool:
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return False
 
 
 class OpenAIClient:
@@ -63,7 +52,7 @@ class OpenAIClient:
         self._api_key = api_key
         endpoint = str(self._client.base_url)
         self._official = urlsplit(endpoint).hostname == "api.openai.com"
-        self._local = _is_loopback(endpoint)
+        self._local = is_loopback(endpoint)
         if self._official and not api_key:
             raise ProviderError("openai: no API key; set OPENAI_API_KEY, or base_url for a local server")
 

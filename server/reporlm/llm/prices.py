@@ -8,8 +8,10 @@ never 0, so budgets in dollars can tell "free" from "not priced".
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from reporlm.llm.base import Usage
 
@@ -80,6 +82,17 @@ def price_of(model: str) -> Price | None:
         return PRICES[name]
     base = _SNAPSHOT_SUFFIX.sub("", name)
     return PRICES.get(base)
+
+
+def is_loopback(base_url: str) -> bool:
+    """Whether an endpoint is on this machine: a model served there costs nothing."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def cost(model: str, usage: Usage) -> float | None:

@@ -69,7 +69,9 @@ class HeadlessClient(BaseLanguageClient):
 
     @classmethod
     def server_command(cls, log_level: str = "warning") -> list[str]:
-        return [sys.executable, "-m", "reporlm", "--log-level", log_level, "serve"]
+        # -P: `-m` would put the working directory (often the repository asked about) first on
+        # sys.path, and a `platformdirs.py` there would run inside the server, keys in reach.
+        return [sys.executable, "-P", "-m", "reporlm", "--log-level", log_level, "serve"]
 
     async def start(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         try:

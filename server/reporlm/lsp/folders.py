@@ -195,6 +195,12 @@ def _key(uri: str) -> str:
     return os.path.normpath(path) if path else uri
 
 
+def outside(path: Path, folders: tuple[Path, ...]) -> bool:
+    """Whether `path`, resolved (symlinks followed), is in none of the resolved `folders`."""
+    real = path.resolve()
+    return not any(real == folder or folder in real.parents for folder in folders)
+
+
 def _under(path: str, base: Path) -> bool:
     root = str(base)
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

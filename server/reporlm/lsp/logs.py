@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
 from reporlm.llm._errors import redact
+from reporlm.terminal import PrintableFilter
 
 _LEVELS = {
     logging.ERROR: types.MessageType.Error,
@@ -86,6 +87,7 @@ def setup(
     stderr.setLevel(level.upper())
     stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr.addFilter(masking)
+    stderr.addFilter(PrintableFilter())  # stderr is often a terminal: a file name may hold escapes
     root = logging.getLogger()
     root.handlers[:] = [stderr]
     root.setLevel(level.upper())

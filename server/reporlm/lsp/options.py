@@ -18,6 +18,13 @@ from reporlm.config import ConfigError
 
 DEFAULT_MAX_RUNS = 4
 _SECRET_KEYS = {"api_key", "apikey", "token", "secret"}
+# What a client on the network (`serve --tcp`) may never set, and why: each would hand it the
+# user's key, a file of the user's, or code execution.
+_NETWORK_REFUSED = {
+    "base_url": "an endpoint it chose would receive the API key",
+    "api_key_file": "the server would read a file of its choosing and send it as the API key",
+    "script": "the scripted provider runs replies from a file of its choosing",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,25 @@ def normalize(raw: Mapping[str, Any] | None) -> dict[str, Any]:
                 value = {snake(str(k)): v for k, v in value.items()}
         out[name] = value
     return out
+
+
+def refuse_for_network(options: Mapping[str, Any]) -> None:
+    """Raise ConfigError if normalized `options` from a network client set what only the user may:
+    endpoints, key files, the scripted provider, a model file. (Unsetting is fine.)"""
+    for key, why in _NETWORK_REFUSED.items():
+        if options.get(key) is not None:
+            raise ConfigError(
+                f"{key} is not accepted from a network client: {why}; set it where the server starts"
+            )
+    if options.get("provider") == "scripted":
+        raise ConfigError("the scripted provider is not accepted from a network client (it is for tests)")
+    for key in ("model", "sub_model"):
+        value = options.get(key)
+        if isinstance(value, str) and value.strip().lower().endswith(".gguf"):
+            raise ConfigError(
+                f"{key} {value!r} is not accepted from a network client: the server would load that file; "
+                "name an embedded model, or set the file where the server starts"
+            )
 
 
 def split(options: Mapping[str, Any]) -> tuple[dict[str, Any], ServerOptions]:

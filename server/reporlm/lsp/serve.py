@@ -1,5 +1,8 @@
 """`reporlm serve`: run the language server over stdio (what editors and the CLI use) or TCP.
 
+Over TCP a client must present the token the server wrote for it, and is held to what a network
+client may do (see reporlm.lsp.remote).
+
 Over stdio the protocol owns file descriptor 1: it is moved aside for the protocol, and fd 1 is
 pointed at stderr, so a stray print or a C library's output can never corrupt the stream.
 
@@ -15,13 +18,14 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 
-from reporlm.lsp import logs
+from reporlm.lsp import logs, remote
 from reporlm.lsp.server import ReporlmServer, make_server
 
 log = logging.getLogger(__name__)
@@ -40,12 +44,21 @@ def serve_stdio(level: str = "warning") -> NoReturn:
     os._exit(code)
 
 
-def serve_tcp(host: str, port: int, level: str = "warning") -> int:
+def serve_tcp(
+    host: str,
+    port: int,
+    level: str = "warning",
+    *,
+    folders: Sequence[str | Path] = (),
+    token_file: Path | None = None,
+) -> int:
+    """Serve one client over TCP: it must present the token (see lsp.remote) and may only open
+    `folders` (the current folder when none is given)."""
     server = _server(level)
+    server.network = remote.NetworkClient(remote.served_folders(folders))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        # No authentication: whoever connects can read the repository and spend the API key.
-        log.warning("listening on %s, beyond this machine: anyone who can connect can use this server", host)
-    return _run(_serve_tcp(server, host, port))
+        log.warning("listening on %s, beyond this machine: the token is all that keeps others out", host)
+    return _run(_serve_tcp(server, host, port, remote.Gate(token_file)))
 
 
 def _server(level: str) -> ReporlmServer:
@@ -97,28 +110,37 @@ async def _serve_stdio(server: ReporlmServer, stdin: BinaryIO, stdout: BinaryIO)
     return await _until_exit(server, reading)
 
 
-async def _serve_tcp(server: ReporlmServer, host: str, port: int) -> int:
+async def _serve_tcp(server: ReporlmServer, host: str, port: int, gate: remote.Gate) -> int:
     server._stop_event = threading.Event()
     connected = asyncio.get_running_loop().create_future()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        admitted = await gate.admit(reader, writer.get_extra_info("peername"))
+        if admitted is None:  # no reply: an unauthenticated peer learns nothing
+            writer.close()
+            return
         if connected.done():
             log.warning("refusing a second connection: this server serves one client")
             writer.close()
             return
         server.protocol.set_writer(writer)  # type: ignore[arg-type]
-        connected.set_result(reader)
+        connected.set_result(admitted)
 
     listener = await asyncio.start_server(connection, host, port)
     addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
+    token = gate.publish(listener.sockets[0].getsockname()[1])
     log.warning("reporlm language server listening on %s", addresses)
-    async with listener:
-        reader = await connected
-        reading = run_async(
-            stop_event=server._stop_event,
-            reader=reader,
-            protocol=server.protocol,
-            logger=log,
-            error_handler=server.report_server_error,
-        )
-        return await _until_exit(server, reading)
+    log.warning("clients authenticate with the token in %s (initializationOptions.token)", token)
+    try:
+        async with listener:
+            reader = await connected
+            reading = run_async(
+                stop_event=server._stop_event,
+                reader=reader,  # type: ignore[arg-type]
+                protocol=server.protocol,
+                logger=log,
+                error_handler=server.report_server_error,
+            )
+            return await _until_exit(server, reading)
+    finally:
+        gate.close()

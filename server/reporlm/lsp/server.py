@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from reporlm.engine.session import Session
+    from reporlm.lsp.remote import NetworkClient
     from reporlm.workspace import Repo
     from reporlm.workspace.index import IndexStatus
 
@@ -158,6 +159,8 @@ class ReporlmServer(LanguageServer):
         """Why the last settings change was refused (the settings before it stay in force)."""
         self.workspace_error: str | None = None
         """Why there is no folder at all."""
+        self.network: NetworkClient | None = None
+        """Set when the client came over the network (`serve --tcp`): what it may not set or open."""
         self.cap = RunCap(self.server_options.max_runs)
         self.runs: dict[Any, RunControl] = {}
         self.log_handler: ClientLogHandler | None = None
@@ -175,7 +178,12 @@ class ReporlmServer(LanguageServer):
     # -- configuration ---------------------------------------------------------------------------
 
     def open_workspace(self, params: types.InitializeParams) -> None:
-        for uri, name, path in initial_folders(params):
+        found = initial_folders(params)
+        if self.network is not None:  # a network client: only the folders the server was started with
+            refused = [why for uri, _, path in found if (why := self.network.folder_refusal(uri, path))]
+            if refused:
+                raise JsonRpcInvalidParams("; ".join(refused))
+        for uri, name, path in found:
             self.folders.add(Folder(uri, name, path, self.cap))
         if not self.folders:
             self.workspace_error = NO_FOLDER
@@ -185,7 +193,10 @@ class ReporlmServer(LanguageServer):
     async def configure(self, raw: Mapping[str, Any] | None) -> None:
         """Apply client options; on an error keep what worked before and say why."""
         try:
-            merged = client_options.merge(self.client_options, client_options.normalize(raw))
+            changed = client_options.normalize(raw)
+            if self.network is not None:
+                self.network.check_options(changed)
+            merged = client_options.merge(self.client_options, changed)
             overrides, server_options = client_options.split(merged)
             # The options alone, before any folder's settings file is read: a change that cannot
             # work anywhere is refused as a whole.
@@ -252,6 +263,9 @@ class ReporlmServer(LanguageServer):
                 self._closing[str(folder.root)] = closing
                 closing.add_done_callback(self._closed)
         for new in added:
+            if self.network is not None and (why := self.network.folder_refusal(new.uri, path_of(new.uri))):
+                self._refuse(ConfigError(why))
+                continue
             folder = Folder(new.uri, new.name, path_of(new.uri), self.cap)
             if not self.folders.add(folder):
                 log.info("workspace folder added twice: %s", new.uri)

@@ -1,21 +1,26 @@
-"""`repo.git`: history of the repository through GitPython (log, blame, diff, show, head, status).
+"""`repo.git`: history of the repository through the git CLI (log, blame, diff, show, head, status).
 
 Paths in and out are relative to the `Repo` root, which may be a folder inside the work tree.
 Revisions and paths come from model-written code: they are passed after `--end-of-options` or
-`--`, so none can be read as an option (`--output=...` would write a file). External diff and
-textconv programs from the repository's config are switched off.
+`--`, so none can be read as an option (`--output=...` would write a file). Every command goes
+through `gitsafe`, which neutralises the programs a repository's configuration names (hooks,
+filters, signature checks, pagers, transports) and gives git no secrets; diff-like commands also
+get `--no-ext-diff --no-textconv`, and submodules' work trees are not looked into (their own
+configuration would apply there).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import gitsafe
 from .errors import WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -23,8 +28,9 @@ log = logging.getLogger(__name__)
 MAX_DIFF_CHARS = 200_000
 MAX_LOG = 500
 MAX_DIRTY = 200
+GIT_TIMEOUT_S = 120
 _UNIT = "\x1f"  # field separator in log formats
-_SAFE_OPTIONS = {"c": ["safe.directory=*", "core.fsmonitor=false", "core.pager=cat"]}
+_NO_DRIVERS = ("--no-ext-diff", "--no-textconv")
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,14 @@ _STATUS = {
 
 
 class NotAGitRepository:
-    """`repo.git` of a folder that is not in a git work tree: every call says so."""
+    """`repo.git` of a folder that is not in a git work tree (or that git refuses): every call says so."""
 
-    def __init__(self, root: Path, reason: str) -> None:
-        self._message = f"{root} is not a git repository ({reason}); repo.git is unavailable, the rest works"
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    @classmethod
+    def because(cls, root: Path, reason: str) -> NotAGitRepository:
+        return cls(f"{root} is not a git repository ({reason}); repo.git is unavailable, the rest works")
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -113,37 +123,37 @@ class NotAGitRepository:
 class GitHistory:
     """Read-only history of the work tree that holds `root`."""
 
-    def __init__(self, repo: Any, root: Path) -> None:
-        self._repo = repo
-        self._lock = threading.Lock()  # GitPython's persistent cat-file processes are not thread-safe
-        work_tree = Path(repo.working_tree_dir).resolve()
+    def __init__(self, work_tree: Path, root: Path) -> None:
+        self._work_tree = work_tree
         prefix = os.path.relpath(root, work_tree).replace(os.sep, "/")
         self._prefix = "" if prefix == "." else prefix + "/"
         self._root = root
 
     @classmethod
     def open(cls, root: Path) -> GitHistory | NotAGitRepository:
+        if shutil.which("git") is None:
+            return NotAGitRepository.because(root, "git is not installed")
         try:
-            import git
-        except ImportError as exc:  # GitPython needs the git executable too
-            return NotAGitRepository(root, f"GitPython unavailable: {exc}")
-        try:
-            repo = git.Repo(root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            return NotAGitRepository(root, "no .git folder here or above")
-        except Exception as exc:
-            return NotAGitRepository(root, f"{type(exc).__name__}: {exc}")
-        if repo.bare or repo.working_tree_dir is None:
-            return NotAGitRepository(root, "a bare repository has no work tree")
-        repo.git.set_persistent_git_options(**_SAFE_OPTIONS)
-        # GIT_DIR and friends in our environment must not redirect git to another repository.
-        repo.git.update_environment(
-            **{name: None for name in os.environ if name.startswith("GIT_")},
-            GIT_TERMINAL_PROMPT="0",
-            GIT_OPTIONAL_LOCKS="0",
-            LC_ALL="C",
-        )
-        return cls(repo, root)
+            probe = gitsafe.run(
+                root, "rev-parse", "--is-bare-repository", "--show-toplevel", timeout=GIT_TIMEOUT_S
+            )
+        except (WorkspaceError, subprocess.TimeoutExpired, OSError) as exc:
+            return NotAGitRepository.because(root, str(exc))
+        stderr = probe.stderr.decode("utf-8", "replace")
+        refused = gitsafe.ownership_message(stderr, root)
+        if refused is not None:
+            log.warning("%s", refused)
+            return NotAGitRepository(f"repo.git is unavailable, the rest works: {refused}")
+        # "false" then the top of the work tree; a bare repository says "true" and has no top.
+        lines = probe.stdout.decode("utf-8", "surrogateescape").splitlines()
+        if lines[:1] == ["true"]:
+            return NotAGitRepository.because(root, "a bare repository has no work tree")
+        if probe.returncode != 0 or len(lines) != 2:
+            return NotAGitRepository.because(root, "no .git folder here or above")
+        work_tree = Path(lines[1]).resolve()
+        if root != work_tree and work_tree not in root.parents:
+            return NotAGitRepository.because(root, f"its work tree is elsewhere: {work_tree}")
+        return cls(work_tree, root)
 
     # ----- the model's API -------------------------------------------------------------------
 
@@ -151,24 +161,27 @@ class GitHistory:
     def head(self) -> Head:
         """(a value, not a call) The checked-out commit: .sha, .branch (None if detached), .detached,
         .shallow, .subject, .date, .dirty (changed files)."""
-        with self._lock:
-            sha = (
-                self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", ok_codes=(0, 1)).strip()
-                or None
-            )
-            branch = self._run("symbolic-ref", "--quiet", "--short", "HEAD", ok_codes=(0, 1)).strip() or None
-            shallow = self._run("rev-parse", "--is-shallow-repository").strip() == "true"
-            subject = date = ""
-            if sha:
-                out = self._run("log", "-1", f"--format=%s{_UNIT}%aI", sha)
-                subject, _, date = out.strip().partition(_UNIT)
+        sha = self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", ok_codes=(0, 1)).strip() or None
+        branch = self._run("symbolic-ref", "--quiet", "--short", "HEAD", ok_codes=(0, 1)).strip() or None
+        shallow = self._is_shallow()
+        subject = date = ""
+        if sha:
+            out = self._run("log", *_NO_DRIVERS, "-1", f"--format=%s{_UNIT}%aI", "--end-of-options", sha)
+            subject, _, date = out.strip().partition(_UNIT)
         dirty = [c.path for c in self.status()][:MAX_DIRTY]
         return Head(sha, branch, branch is None and sha is not None, shallow, subject, date, dirty)
 
     def status(self) -> list[Change]:
         """Uncommitted changes of the work tree, as Changes (.path, .status: "modified", "untracked", ...)."""
-        with self._lock:
-            out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", self._spec(None))
+        out = self._run(
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=dirty",  # a submodule's work tree would run under its own config
+            "--",
+            self._spec(None),
+        )
         changes: list[Change] = []
         entries = iter(out.split("\0"))
         for entry in entries:
@@ -188,13 +201,15 @@ class GitHistory:
 
         Commits have .sha, .author, .date, .subject."""
         n = _positive(n, "n", MAX_LOG)
-        args = ["log", f"-n{n}", f"--format=%H{_UNIT}%an{_UNIT}%aI{_UNIT}%s", "--end-of-options", "HEAD"]
+        args = ["log", *_NO_DRIVERS, f"-n{n}", f"--format=%H{_UNIT}%an{_UNIT}%aI{_UNIT}%s"]
         if path is not None:
-            args = [*args[:2], "--follow", *args[2:], "--", self._spec(path)]
-        with self._lock:
-            if self._run("rev-parse", "--verify", "--quiet", "HEAD", ok_codes=(0, 1)).strip() == "":
-                return []
-            out = self._run(*args)
+            args.append("--follow")
+        args += ["--end-of-options", "HEAD"]
+        if path is not None:
+            args += ["--", self._spec(path)]
+        if self._run("rev-parse", "--verify", "--quiet", "HEAD", ok_codes=(0, 1)).strip() == "":
+            return []
+        out = self._run(*args)
         commits = []
         for line in out.splitlines():
             sha, author, date, subject = ([*line.split(_UNIT), "", "", ""])[:4]
@@ -211,18 +226,26 @@ class GitHistory:
             first = _positive(start if start is not None else 1, "start")
             last = _positive(end, "end") if end is not None else None
             args.append(f"-L{first}," + (str(last) if last is not None else ""))
-        with self._lock:
-            # blame takes no --end-of-options (git 2.39); the revision here is always HEAD.
-            out = self._run(*args, "HEAD", "--", spec)
+        # blame takes no --end-of-options (git 2.39); the revision here is always HEAD.
+        out = self._run(*args, "HEAD", "--", spec)
         return _parse_porcelain_blame(out)
 
     def diff(self, base: str, head: str | None = None, path: str | None = None) -> str:
         """The unified diff from revision `base` to `head` (None: the work tree), of one path if given."""
         revs = [_rev(base)] + ([_rev(head)] if head is not None else [])
-        args = ["diff", "--no-ext-diff", "--no-textconv", "--no-color", "-M", "--end-of-options", *revs]
+        # Against the work tree git hashes changed files, which would run filters (emptied by
+        # gitsafe) and look into submodules' work trees (not done: their own config applies there).
+        args = [
+            "diff",
+            *_NO_DRIVERS,
+            "--no-color",
+            "--ignore-submodules=dirty",
+            "-M",
+            "--end-of-options",
+            *revs,
+        ]
         args += ["--", self._spec(path)]
-        with self._lock:
-            out = self._run(*args)
+        out = self._run(*args)
         if len(out) > MAX_DIFF_CHARS:
             cut = len(out) - MAX_DIFF_CHARS
             out = out[:MAX_DIFF_CHARS] + f"\n[... diff cut: {cut} more characters; pass path= to narrow it]\n"
@@ -231,13 +254,10 @@ class GitHistory:
     def show(self, rev: str, path: str | None = None) -> str:
         """The text of `path` at revision `rev`; without a path, the commit's message and changed files."""
         rev = _rev(rev)
-        with self._lock:
-            if path is None:
-                return self._run(
-                    "show", "--no-ext-diff", "--no-textconv", "--stat", "--no-color", "--end-of-options", rev
-                )
-            spec = self._spec(path, magic=False)
-            return self._run("cat-file", "-p", "--end-of-options", f"{rev}:{spec}")
+        if path is None:
+            return self._run("show", *_NO_DRIVERS, "--stat", "--no-color", "--end-of-options", rev)
+        spec = self._spec(path, magic=False)
+        return self._run("cat-file", "-p", "--end-of-options", f"{rev}:{spec}")
 
     # ----- helpers ---------------------------------------------------------------------------
 
@@ -264,32 +284,30 @@ class GitHistory:
         return path[len(self._prefix) :] if path.startswith(self._prefix) else None
 
     def _run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
-        import git
-
-        command, *rest = args
+        """git's output, run from the top of the work tree (paths in `args` are relative to it)."""
         try:
-            # Called by name, GitPython adds the persistent options (-c safe.directory=* ...).
-            return getattr(self._repo.git, command.replace("-", "_"))(*rest, strip_newline_in_stdout=False)
-        except git.GitCommandError as exc:
-            if exc.status in ok_codes:
-                return ""
-            message = _explain(exc)
-            unknown = ("unknown revision", "invalid object name", "bad revision", "bad object")
-            if any(text in message for text in unknown) and self._is_shallow():
-                message += " (this is a shallow clone: older history is not available)"
-            raise WorkspaceError(message) from None
+            done = gitsafe.run(self._work_tree, *args, timeout=GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise WorkspaceError(f"git {args[0]} took longer than {GIT_TIMEOUT_S} s") from None
+        if done.returncode == 0:
+            return done.stdout.decode("utf-8", "replace")
+        if done.returncode in ok_codes:
+            return ""
+        message = _explain(done.stderr.decode("utf-8", "replace"), self._work_tree)
+        unknown = ("unknown revision", "invalid object name", "bad revision", "bad object")
+        if any(text in message for text in unknown) and self._is_shallow():
+            message += " (this is a shallow clone: older history is not available)"
+        raise WorkspaceError(message)
 
     def _is_shallow(self) -> bool:
-        return (Path(self._repo.common_dir) / "shallow").exists()
+        return self._run("rev-parse", "--is-shallow-repository").strip() == "true"
 
 
-def _explain(exc: Any) -> str:
-    message = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    if "dubious ownership" in message:
-        return (
-            "git refuses this repository (dubious ownership: it belongs to another user). "
-            "To allow it: git config --global --add safe.directory <path>"
-        )
+def _explain(stderr: str, root: Path) -> str:
+    refused = gitsafe.ownership_message(stderr, root)
+    if refused is not None:
+        return refused
+    message = stderr.strip().removeprefix("fatal:").strip()
     return f"git: {message or 'the command failed'}"
 
 

@@ -820,7 +820,7 @@ class _Worker:
         self.outstanding = 0  # batches sent and not answered yet
         self._closed = False
         self.process = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE],
+            [sys.executable, "-P", "-m", WORKER_MODULE],  # -P: never import from the working directory
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

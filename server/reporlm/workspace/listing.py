@@ -19,6 +19,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
+from . import gitsafe
 from .errors import WorkspaceError
 from .text import SNIFF_BYTES, not_text_reason
 
@@ -43,47 +44,9 @@ class Listing:
     its bad bytes escaped, \\xff)."""
 
 
-def git_command(root: Path, *args: str) -> list[str]:
-    """A git invocation for reading `root`, independent of the caller's environment and config.
-
-    `safe.directory=*` lets us read repositories owned by another user (CI containers, mounted
-    volumes), which git otherwise refuses as "dubious ownership". That check exists because a
-    repository's own config can run programs; the override lives only for this one command,
-    and `core.fsmonitor=false` switches off the one such program a listing could start.
-    """
-    return [
-        "git",
-        "-c",
-        "safe.directory=*",
-        "-c",
-        "core.fsmonitor=false",
-        "-C",
-        str(root),
-        *args,
-    ]
-
-
-def git_env() -> dict[str, str]:
-    """A minimal environment for git: no GIT_* variables that could point it at another
-    repository or index, no prompts, stable messages. HOME stays so the user's global
-    excludes file still applies, as it does in their own `git status`."""
-    env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
-    for name in ("PATH", "HOME", "XDG_CONFIG_HOME", "SYSTEMROOT"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
-
-
 def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(
-            git_command(root, *args),
-            env=git_env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
+        return gitsafe.run(root, *args, timeout=GIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise WorkspaceError(f"git took longer than {GIT_TIMEOUT_S} s to list the files of {root}") from None
 
@@ -93,17 +56,16 @@ def _git_candidates(root: Path) -> list[str] | None:
     if shutil.which("git") is None:
         log.info("git is not installed; listing %s as a plain folder", root)
         return None
-    probe = _run_git(root, "rev-parse", "--is-inside-work-tree")
+    try:
+        probe = _run_git(root, "rev-parse", "--is-inside-work-tree")
+    except WorkspaceError as exc:  # a configuration git cannot be run safely in
+        log.warning("%s; listing it as a plain folder", exc)
+        return None
     if probe.returncode != 0 or probe.stdout.strip() != b"true":
         message = probe.stderr.decode("utf-8", "replace").strip()
-        if "dubious ownership" in message:
-            # Only an older git that ignores the command-line override gets here.
-            log.warning(
-                "git refuses %s (dubious ownership); listing it as a plain folder. To fix: "
-                "git config --global --add safe.directory %s",
-                root,
-                root,
-            )
+        refused = gitsafe.ownership_message(message, root)
+        if refused is not None:
+            log.warning("%s. Until then it is listed as a plain folder.", refused)
         elif probe.returncode != 0:
             log.debug("%s is not in a git work tree: %s", root, message)
         return None

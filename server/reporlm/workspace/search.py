@@ -28,8 +28,9 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import gitsafe
+from .errors import WorkspaceError
 from .limits import MAX_READ_BYTES, MAX_STREAM_BYTES, WorkspaceTimeout, check_deadline
-from .listing import git_command, git_env
 from .regex import LinearRegex
 
 try:  # the parser behind `re`: private, so every use below falls back when it changes
@@ -340,17 +341,19 @@ def git_lines(
     pathspecs += [f":(exclude,literal){path}" for path in exclude]
     # The user's config must not change the output: colours, columns, paths from the top,
     # patterns read as regexes, or submodules searched.
-    command: list[str | bytes] = [
-        *git_command(
+    try:
+        command = gitsafe.command(
             root,
             *("-c", "color.grep=never", "-c", "grep.column=false", "-c", "grep.fullName=false"),
             *("grep", "-n", "-z", "-F", "--untracked", "--no-recurse-submodules", f"--max-count={max_count}"),
-        ),
-        "-e",
-        literal.encode("utf-8"),  # as the files' bytes hold it, whatever the locale
-        "--",
-        *pathspecs,
-    ]
+            *("--no-textconv", "-e"),
+            literal.encode("utf-8"),  # as the files' bytes hold it, whatever the locale
+            "--",
+            *pathspecs,
+        )
+    except WorkspaceError as exc:  # a configuration git cannot be run safely in
+        log.info("%s; searching the files without git", exc)
+        return None
     output = _run_limited(command)
     if output is None:
         return None
@@ -378,7 +381,11 @@ def _run_limited(command: list[str | bytes]) -> bytes | None:
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                command, env=git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+                command,
+                env=gitsafe.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
             )
         except OSError as exc:
             log.info("git grep unavailable (%s); searching the files without it", exc)
