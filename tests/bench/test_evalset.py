@@ -117,6 +117,7 @@ def test_the_scorer_reads_file_lists_from_the_pack_given(tiny_pack: TinyPack) ->
     assert scorer.score(where, {"id": where.id, "answer_text": "tinylib/cli.py:4"})[0] == 0.0
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_terms_split_code_names() -> None:
     assert terms("RequestsWarning merge_cookies the os.environ") == [
         "requestswarning", "requests", "warning", "merge_cookies", "merge", "cookies", "os", "environ",
@@ -132,6 +133,7 @@ def test_chunks_end_at_definitions_and_cover_every_line() -> None:
     assert all(lines[p.start - 1].startswith("def ") for p in pieces[1:])
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_direct_shows_whole_files_and_retrieval_chunks(tiny_pack: TinyPack) -> None:
     repo = ensure_corpus(load_manifest(tiny_pack.pack)["tinylib-1.0"], tiny_pack.cache, pip=["false"])
     index = Index(Repo(repo), ["tinylib"])

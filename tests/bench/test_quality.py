@@ -60,6 +60,7 @@ def user_text(request: Received) -> str:
     return request.body["messages"][-1]["content"]
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_direct_run_interrupted_then_resumed(fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path) -> None:
     out = tmp_path / "run"
     release = threading.Event()
@@ -165,6 +166,7 @@ def test_rlm_mode_runs_reporlm_ask(fake_api: FakeAPI, tiny_pack: TinyPack, tmp_p
     assert run["cli_flags"] == ["--max-iterations", "5"] and "context_tokens" not in run
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_retrieval_runs_questions_concurrently(
     fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path
 ) -> None:
@@ -189,6 +191,7 @@ def test_retrieval_runs_questions_concurrently(
     assert records[Q_WHERE]["context"]["pieces"] >= 1
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_errors_are_recorded_and_retried_on_resume(
     fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path
 ) -> None:
@@ -209,6 +212,7 @@ def test_errors_are_recorded_and_retried_on_resume(
     assert [r["error"] for r in read_records(out).values()] == [None, None]
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_a_folder_holding_another_run_is_refused(
     fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,6 +225,7 @@ def test_a_folder_holding_another_run_is_refused(
     assert "holds another run (mode: 'direct' there, 'retrieval' now)" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("bm25s")
 def test_stops_after_errors_in_a_row(fake_api: FakeAPI, tiny_pack: TinyPack, tmp_path: Path) -> None:
     fake_api.always(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
     out = tmp_path / "run"

@@ -133,6 +133,7 @@ def test_bootstrap_interval() -> None:
     assert report.bootstrap_interval(small) == (lo, hi)  # seeded: the same table every time
 
 
+@pytest.mark.usefixtures("matplotlib")
 def test_main_prints_the_table_and_writes_the_chart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
