@@ -66,6 +66,7 @@ from bench.report import load_runs, render_table
 from reporlm.app import build_models, resolve_provider
 from reporlm.config import ConfigError, Settings, load_settings
 from reporlm.engine.rlm import Models
+from reporlm.llm.registry import OFFERED
 
 log = logging.getLogger("bench.quality")
 
@@ -295,7 +296,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--per-kind", type=int, help="sample size: questions per kind and corpus (default: all)")
     p.add_argument("--limit", type=int, help="at most this many questions in all")
     p.add_argument(
-        "--provider", choices=["anthropic", "openai", "local"], help="default: as reporlm ask chooses"
+        "--provider", choices=list(OFFERED), help="default: as reporlm ask chooses"
     )
     p.add_argument("--model", help="the root model (default: the provider's)")
     p.add_argument("--sub-model", help="the model llm_query calls in rlm mode (default: the provider's)")

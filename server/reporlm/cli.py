@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reporlm import __version__
+from reporlm.llm.registry import OFFERED
 from reporlm.terminal import PrintableFilter, json_text, printable
 
 EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -102,7 +103,7 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--scope", help="limit the run to this folder of the repository")
     command.add_argument(
         "--provider",
-        choices=["anthropic", "openai", "local"],
+        choices=list(OFFERED),
         help="default: anthropic when ANTHROPIC_API_KEY is set, else the embedded local model",
     )
     command.add_argument("--model", help="the root model")

@@ -29,6 +29,7 @@ from typing import Any
 from reporlm.engine.budget import Limits
 from reporlm.engine.prompting import PROMPT_VERSION, PROMPT_VERSIONS
 from reporlm.llm.prices import is_loopback, price_of
+from reporlm.llm.registry import PROVIDERS, api_key_from, default_provider
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,9 @@ _ENV = {
     "trace_max_mb": "REPORLM_TRACE_MAX_MB",
     "prompt_version": "REPORLM_PROMPT_VERSION",
 }
-_API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 # What a repository's settings file may set, and only to lower it: tighter is always safe.
 _LOWERABLE = ("block_seconds", "output_chars")
 _LIMIT_NAMES = tuple(f.name for f in fields(Limits))
-# Providers whose unpriced models cost nothing (an openai-compatible server on this machine, too).
-_FREE_PROVIDERS = ("local", "scripted")
 _warned_caps: set[tuple[str, str, float]] = set()
 
 
@@ -235,7 +233,9 @@ def _check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) 
     except ConfigError:
         return  # an unknown provider: refused where the provider is resolved
     base_url = settings.base_url or env.get("OPENAI_BASE_URL", "")  # the openai client reads it too
-    if provider in _FREE_PROVIDERS or (provider == "openai" and base_url and is_loopback(base_url)):
+    # Providers whose calls cost nothing, and an openai-compatible server on this machine.
+    free = PROVIDERS[provider].free if provider in PROVIDERS else False
+    if free or (provider == "openai" and base_url and is_loopback(base_url)):
         return
     unpriced = sorted({m for m in (root, sub) if price_of(m) is None})
     if not unpriced:
@@ -320,6 +320,4 @@ def _api_key(settings: Settings, env: Mapping[str, str]) -> str | None:
             return path.read_text("utf-8").strip() or None
         except OSError as exc:
             raise ConfigError(f"cannot read the API key file {path}: {exc.strerror}") from None
-    provider = settings.provider or ("anthropic" if env.get("ANTHROPIC_API_KEY") else "local")
-    var = _API_KEY_ENV.get(provider)
-    return env.get(var) or None if var else None
+    return api_key_from(env, settings.provider or default_provider(env))

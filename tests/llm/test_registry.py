@@ -1,63 +1,54 @@
-"""Choosing a provider and building its client, without loading SDKs nobody uses."""
+"""The one table of providers, and every place that lists them kept to it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
+from pathlib import Path
 
 import pytest
 
-from reporlm.llm import PROVIDERS, default_models, default_provider, make_client
-from reporlm.llm.openai_client import OpenAIClient
-from reporlm.llm.scripted import ScriptedClient
+from reporlm import cli
+from reporlm.config import load_settings
+from reporlm.llm.registry import (
+    OFFERED,
+    PROVIDERS,
+    api_key_from,
+    default_models,
+    default_provider,
+    make_client,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_default_provider_follows_the_anthropic_key() -> None:
-    assert default_provider({"ANTHROPIC_API_KEY": "sk-ant-x"}) == "anthropic"
-    assert default_provider({"ANTHROPIC_API_KEY": ""}) == "local"
-    assert default_provider({"ANTHROPIC_API_KEY": "  "}) == "local"
-    assert default_provider({"OPENAI_API_KEY": "sk-x"}) == "local"
-    assert default_provider({}) == "local"
+def test_the_cli_offers_exactly_the_offered_providers() -> None:
+    for command in ("ask", "plan"):
+        with pytest.raises(SystemExit):
+            cli._parser().parse_args([command, "q", "--provider", "scripted"])
+        for name in OFFERED:
+            assert cli._parser().parse_args([command, "q", "--provider", name]).provider == name
+    assert "scripted" not in OFFERED
 
 
-def test_default_models_pair_a_root_with_a_reader() -> None:
-    for provider in PROVIDERS:
-        root, sub = default_models(provider)
-        assert root and sub
-    assert default_models("local") == ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b")
-    root, sub = default_models("anthropic")
-    assert "sonnet" in root and "haiku" in sub
-    with pytest.raises(ValueError, match="unknown model provider"):
-        default_models("nope")
+def test_the_extension_setting_lists_the_offered_providers() -> None:
+    package = json.loads((ROOT / "client-vscode" / "package.json").read_text("utf-8"))
+    setting = package["contributes"]["configuration"]["properties"]["reporlm.provider"]
+    assert setting["enum"] == ["", *OFFERED], "client-vscode/package.json drifted from llm/registry.py"
+    assert len(setting["enumDescriptions"]) == len(setting["enum"])
 
 
-async def test_make_client_builds_the_named_provider() -> None:
-    scripted = make_client("scripted", replies=["hi"], latency=0.0)
-    assert isinstance(scripted, ScriptedClient) and scripted.remaining == 1
-    openai_client = make_client("openai", base_url="http://127.0.0.1:1/v1", api_key="k", max_retries=0)
-    assert isinstance(openai_client, OpenAIClient) and openai_client.provider == "openai"
-    await openai_client.aclose()
-    with pytest.raises(ValueError, match="unknown model provider"):
-        make_client("gemini")
-    with pytest.raises(ValueError, match="no base_url"):
-        make_client("scripted", base_url="http://x")
+def test_keys_and_the_default_provider_come_from_the_table() -> None:
+    assert default_provider({"ANTHROPIC_API_KEY": "  "}) == "local", "a blank key selects nothing"
+    assert default_provider({"ANTHROPIC_API_KEY": "sk-x"}) == "anthropic"
+    assert api_key_from({"OPENAI_API_KEY": " k \n"}, "openai") == "k"
+    assert api_key_from({"OPENAI_API_KEY": "k"}, "local") is None
+    # The settings read the key by the same rule, blank keys included.
+    assert load_settings(None, env={"ANTHROPIC_API_KEY": " "}).api_key is None
+    assert load_settings(None, env={"OPENAI_API_KEY": "k"}, overrides={"provider": "openai"}).api_key == "k"
+    for name, row in PROVIDERS.items():
+        assert default_models(name) == (row.root_model, row.sub_model)
 
 
-def test_importing_the_package_loads_no_sdk() -> None:
-    code = (
-        "import sys, reporlm.llm, reporlm.llm.registry; "
-        "print(sorted(m for m in ('anthropic', 'openai', 'llama_cpp') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-
-
-def test_client_classes_are_exported_lazily() -> None:
-    code = (
-        "import sys, reporlm.llm as llm; "
-        "assert 'openai' not in sys.modules; "
-        "cls = llm.OpenAIClient; "
-        "print(cls.__name__, 'openai' in sys.modules, 'anthropic' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["OpenAIClient", "True", "False"]
+def test_an_unknown_provider_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="choose one of anthropic, openai, local, scripted"):
+        make_client("nope")
