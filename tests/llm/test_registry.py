@@ -52,3 +52,11 @@ def test_keys_and_the_default_provider_come_from_the_table() -> None:
 def test_an_unknown_provider_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="choose one of anthropic, openai, local, scripted"):
         make_client("nope")
+
+
+def test_the_extension_stores_each_key_under_the_provider_s_own_variable() -> None:
+    import re
+
+    constants = (ROOT / "client-vscode" / "src" / "constants.ts").read_text("utf-8")
+    found = dict(re.findall(r"(\w+): \{ secret: '[^']+', env: '(\w+)' \}", constants))
+    assert found == {name: row.key_env for name, row in PROVIDERS.items() if row.key_env}
