@@ -19,7 +19,7 @@ from .modules import Parts, concerns, file_module, resolve, split_target
 from .repomap import is_peripheral
 from .symbol_search import WEIGHTS, match_expression, query_terms, rerank_score
 from .symbols import MODULE, Caller, Importer, Match, Subclass, Symbol, name_matcher, symbol
-from .tags import LEAF_KINDS, Base, Definition
+from .tags import LEAF_KINDS, Base, Definition, Import
 
 SEARCH_OVERFETCH = 10
 """repo.search reads this many times `k` ranked rows, then keeps those in view."""
@@ -141,13 +141,16 @@ def importers(view: CodeView, target: object, limit: int) -> list[Importer]:
     _require(view, "importers", languages)
     targets = _targets(view, target)
     first: dict[str, int] = {}
-    for parts in targets:
+    for parts, family in targets:
         for blob, imported in view.index.imports_like(parts[-1]):
             for path in view.paths_by_blob.get(blob, ()):
                 grammar = view.grammars.for_path(path)
-                if grammar is None or not concerns(resolve(grammar.key, path, imported, view.files), parts):
+                if grammar is None or family not in (None, _family(grammar.key)):
                     continue
-                if path not in first or imported.line < first[path]:
+                names = resolve(grammar.key, path, imported, view.files)
+                if _imports_itself(grammar.key, path, imported, names, view.files):
+                    continue
+                if concerns(names, parts) and (path not in first or imported.line < first[path]):
                     first[path] = imported.line
     found = [Importer(path, line, view.line_text(path, line)) for path, line in first.items()]
     found.sort(key=lambda i: (is_peripheral(i.path), i.path))
@@ -178,7 +181,7 @@ def search(view: CodeView, query: object, k: int, kinds: Callable[[str], bool]) 
     while True:
         rows = view.index.search(expression, WEIGHTS, limit)
         scored = [
-            (rerank_score(score, path, terms), path, d)
+            (rerank_score(score, path, d.kind, terms), path, d)
             for blob, d, score in rows
             if kinds(d.kind)
             for path in view.paths_by_blob.get(blob, ())
@@ -302,20 +305,37 @@ def _child_definition(
     return named[0] if named else None
 
 
-def _targets(view: CodeView, target: str) -> list[Parts]:
-    """The module names a target stands for: a file in view (by path, or a path's end) is the
-    module its language names it by; anything else is split on its separators."""
+def _imports_itself(
+    language: str, path: str, imported: Import, names: list[Parts], files: Collection[str]
+) -> bool:
+    """A module importing from itself (under `if __name__ == "__main__":`) is not a user of it;
+    a package's `__init__` importing its submodules (`from . import x`) is."""
+    if not names or names[0] != file_module(language, path, files):
+        return False
+    is_init = path.rpartition("/")[2] in ("__init__.py", "__init__.pyi")
+    return not (language == "python" and is_init and imported.name)
+
+
+def _targets(view: CodeView, target: str) -> list[tuple[Parts, str | None]]:
+    """The module names a target stands for, each with the language family that can import it
+    (None: any). A file in view (by path, or a path's end) is the module its language names it
+    by; anything else is split on its separators."""
     cleaned = target.strip().strip("'\"`").removeprefix("./")
     files = [p for p in view.files if p == cleaned or p.endswith("/" + cleaned)] if "." in cleaned[1:] else []
-    out: list[Parts] = []
+    out: list[tuple[Parts, str | None]] = []
     for path in files:
         grammar = view.grammars.for_path(path)
         if grammar is not None:
             parts = file_module(grammar.key, path, view.files)
-            if parts and parts not in out:
-                out.append(parts)
+            if parts and (parts, _family(grammar.key)) not in out:
+                out.append((parts, _family(grammar.key)))
     if not out:
-        parts = split_target(cleaned)
+        parts = split_target(cleaned, view.grammars.by_extension)
         if parts:
-            out.append(parts)
+            out.append((parts, None))
     return out
+
+
+def _family(language: str) -> str:
+    """Languages that import each other's files: JavaScript and TypeScript, C and C++."""
+    return {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}.get(language, language)

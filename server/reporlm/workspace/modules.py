@@ -22,9 +22,13 @@ _PYTHON_INITS = ("__init__.py", "__init__.pyi")
 Parts = tuple[str, ...]
 
 
-def split_target(target: str) -> Parts:
-    """The parts of a module or name as asked for: dotted (`a.b.C`), `a::b` or `A\\B`."""
-    return tuple(part for part in _SEPARATORS.split(target.strip().strip("'\"`")) if part)
+def split_target(target: str, extensions: Collection[str] = ()) -> Parts:
+    """The parts of a module or name as asked for: dotted (`a.b.C`), `a::b`, `A\\B`, or a path
+    (`example.com/pkg/web`, `lib/util.js`: split at slashes only, a source extension dropped)."""
+    target = target.strip().strip("'\"`")
+    if "/" in target:
+        return _path_parts(_drop_extension(target, extensions))
+    return tuple(part for part in _SEPARATORS.split(target) if part)
 
 
 def file_module(language: str, path: str, files: Collection[str]) -> Parts:
@@ -135,10 +139,6 @@ def _rust_module(path: str) -> Parts:
     return tuple(folders) if stem in ("mod", "lib", "main") else (*folders, stem)
 
 
-def _resolve_ruby(path: str, module: str, files: Collection[str]) -> Parts | None:
-    return _resolve_relative_path((".rb",))(path, module, files)
-
-
 def _resolve_dotted(path: str, module: str, files: Collection[str]) -> Parts | None:
     return tuple(part for part in _SEPARATORS.split(module) if part)
 
@@ -152,7 +152,8 @@ _RESOLVERS: dict[str, Callable[[str, str, Collection[str]], Parts | None]] = {
     "c": _resolve_include,
     "cpp": _resolve_include,
     "rust": _resolve_rust,
-    "ruby": _resolve_ruby,
+    "ruby": _resolve_relative_path((".rb",)),
+    "bash": _resolve_relative_path((".sh", ".bash")),
 }
 
 
