@@ -17,7 +17,7 @@ from .grammars import GrammarSet
 from .index import SymbolIndex
 from .modules import Parts, concerns, file_module, resolve, split_target
 from .repomap import is_peripheral
-from .symbol_search import WEIGHTS, match_expression, query_terms, rerank_score
+from .symbol_search import WEIGHTS, kinds_named, match_expression, query_terms, rerank_score
 from .symbols import MODULE, Caller, Importer, Match, Subclass, Symbol, name_matcher, symbol
 from .tags import LEAF_KINDS, Base, Definition, Import
 
@@ -177,11 +177,12 @@ def search(view: CodeView, query: object, k: int, kinds: Callable[[str], bool]) 
     if not terms:
         return []
     expression = match_expression(terms)
+    wanted = kinds_named(terms)
     limit: int | None = max(200, SEARCH_OVERFETCH * k)
     while True:
         rows = view.index.search(expression, WEIGHTS, limit)
         scored = [
-            (rerank_score(score, path, d.kind, terms), path, d)
+            (rerank_score(score, path, d.kind, terms, wanted), path, d)
             for blob, d, score in rows
             if kinds(d.kind)
             for path in view.paths_by_blob.get(blob, ())

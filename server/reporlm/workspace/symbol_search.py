@@ -28,6 +28,17 @@ PERIPHERAL_FACTOR = 0.7
 VALUE_FACTOR = 0.8
 """Constants, fields and variables rank below the functions and classes that do something: a
 search describes behaviour."""
+KIND_FACTOR = 1.25
+"""A query that says what it looks for ("which function ...", "the class that ...") ranks
+definitions of that kind higher."""
+_KINDS_NAMED = {
+    "function": {"function", "method"},
+    "method": {"method", "function"},
+    "class": {"class", "interface", "struct", "trait"},
+    "interface": {"interface", "trait", "class"},
+    "constant": {"constant"},
+    "enum": {"enum"},
+}
 MAX_TERMS = 32
 # Words that carry no meaning in a question about code.
 # fmt: off
@@ -69,10 +80,18 @@ def match_expression(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def rerank_score(score: float, path: str, kind: str, terms: list[str]) -> float:
-    """BM25 `score` with the path's share (words of the query in the path), tests and values last."""
+def kinds_named(terms: list[str]) -> set[str]:
+    """The kinds of definition a query names: "function" in "which function verifies ..."."""
+    return {kind for term in terms for kind in _KINDS_NAMED.get(term.removesuffix("s"), ())}
+
+
+def rerank_score(score: float, path: str, kind: str, terms: list[str], wanted: set[str]) -> float:
+    """BM25 `score` with the path's share (words of the query in the path); the kinds the query
+    names first, tests and values last."""
     path_words = set(words_of(path))
     score += PATH_BONUS * sum(1 for term in terms if any(_alike(term, word) for word in path_words))
+    if kind in wanted:
+        score *= KIND_FACTOR
     if kind in LEAF_KINDS:
         score *= VALUE_FACTOR
     return score * PERIPHERAL_FACTOR if is_peripheral(path) else score
