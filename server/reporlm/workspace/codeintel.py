@@ -136,21 +136,28 @@ def importers(view: CodeView, target: object, limit: int) -> list[Importer]:
             "importers() takes a module or a name in one, such as 'pkg.models', 'pkg.models.Request' "
             "or 'src/pkg/models.py'"
         )
-    in_view = {path: blob for blob, paths in view.paths_by_blob.items() for path in paths}
-    languages = {g.key for path in in_view if (g := view.grammars.for_path(path)) is not None}
-    _require(view, "importers", languages)
-    targets = _targets(view, target)
+    language_of = {
+        path: grammar.key
+        for paths in view.paths_by_blob.values()
+        for path in paths
+        if (grammar := view.grammars.for_path(path)) is not None
+    }
+    _require(view, "importers", set(language_of.values()))
     first: dict[str, int] = {}
-    for parts, family in targets:
+    modules: dict[str, Parts] = {}  # each importing file's own module, worked out once
+    for parts, family in _targets(view, target):
         for blob, imported in view.index.imports_like(parts[-1]):
             for path in view.paths_by_blob.get(blob, ()):
-                grammar = view.grammars.for_path(path)
-                if grammar is None or family not in (None, _family(grammar.key)):
+                language = language_of.get(path)
+                if language is None or family not in (None, _family(language)):
                     continue
-                names = resolve(grammar.key, path, imported, view.files)
-                if _imports_itself(grammar.key, path, imported, names, view.files):
-                    continue
-                if concerns(names, parts) and (path not in first or imported.line < first[path]):
+                if first.get(path, imported.line + 1) <= imported.line:
+                    continue  # the file is known to import it already, further up
+                own = modules.get(path)
+                if own is None:
+                    own = modules[path] = file_module(language, path, view.files)
+                names = resolve(language, path, own, imported, view.files)
+                if concerns(names, parts) and not _imports_itself(language, path, own, imported, names):
                     first[path] = imported.line
     found = [Importer(path, line, view.line_text(path, line)) for path, line in first.items()]
     found.sort(key=lambda i: (is_peripheral(i.path), i.path))
@@ -260,10 +267,9 @@ def _bases_of(view: CodeView, names: set[str]) -> list[tuple[int, Base]]:
     (`from m import Base as B` ... `class C(B)`: in that file, B is Base)."""
     rows = [(blob, b) for blob, b in view.index.bases_named(names) if blob in view.paths_by_blob]
     aliases: dict[str, set[int]] = defaultdict(set)
-    for name in names:
-        for blob, imported in view.index.imports_like(name):
-            if imported.name == name and imported.alias and imported.alias not in names:
-                aliases[imported.alias].add(blob)
+    for blob, _, alias in view.index.aliases_of(names):
+        if alias not in names:
+            aliases[alias].add(blob)
     if aliases:
         rows += [
             (blob, b)
@@ -306,12 +312,10 @@ def _child_definition(
     return named[0] if named else None
 
 
-def _imports_itself(
-    language: str, path: str, imported: Import, names: list[Parts], files: Collection[str]
-) -> bool:
+def _imports_itself(language: str, path: str, own: Parts, imported: Import, names: list[Parts]) -> bool:
     """A module importing from itself (under `if __name__ == "__main__":`) is not a user of it;
     a package's `__init__` importing its submodules (`from . import x`) is."""
-    if not names or names[0] != file_module(language, path, files):
+    if not names or names[0] != own:
         return False
     is_init = path.rpartition("/")[2] in ("__init__.py", "__init__.pyi")
     return not (language == "python" and is_init and imported.name)
