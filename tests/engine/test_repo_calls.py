@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reporlm.engine.options import EngineOptions
-from reporlm.engine.repl_functions import REPO_FUNCTIONS, sandbox_table
-from reporlm.engine.rlm import Models
+from reporlm.engine.repl_functions import sandbox_table
+from reporlm.engine.rlm import FUNCTIONS, Models
 from reporlm.engine.session import Session
 from reporlm.llm.scripted import ScriptedClient
 from reporlm.sandbox import SandboxLimits
@@ -14,6 +14,8 @@ from reporlm.workspace import Repo
 
 CODE = """\
 print([(s.path, s.line, s.kind) for s in repo.definitions('with_retries')])
+print(repo.definitions('with_retries'), repo.definitions('with_retries')[0].qualified)
+print(repo.grep('MAX_RETRIES =')[0])
 print([(h.path, h.line) for h in repo.references('with_retries')])
 print(repo.outline('shop/retry.py').splitlines()[1:])
 print([s.name for s in repo.symbols(path='shop', kind='function')])
@@ -41,6 +43,9 @@ async def test_symbols_and_git_from_the_repl(small_repo: Path) -> None:
     assert result.answer == "done"
     output = root.calls[1].messages[-1].content
     assert "[('shop/retry.py', 6, 'function')]" in output
+    # Records print as the host's own text for them, and computed attributes come along.
+    assert "[shop/retry.py:6-12 function with_retries] with_retries" in output
+    assert "shop/retry.py:3: MAX_RETRIES = 3" in output
     assert "[('shop/orders.py', 1), ('shop/orders.py', 5)]" in output
     assert "['    3  MAX_RETRIES = 3', '    6  def with_retries(fn, retries=MAX_RETRIES):']" in output
     assert "['place', 'with_retries']" in output
@@ -53,8 +58,8 @@ async def test_symbols_and_git_from_the_repl(small_repo: Path) -> None:
 
 
 def test_every_repo_function_is_in_the_sandbox_table_with_its_doc() -> None:
-    table = sandbox_table()
-    names = {f.name for f in REPO_FUNCTIONS}
+    table = sandbox_table(FUNCTIONS)
+    names = set(FUNCTIONS)
     assert {"repo.symbols", "repo.definitions", "repo.references", "repo.outline"} <= names
     assert {"repo.git.log", "repo.git.blame", "repo.git.diff", "repo.git.show", "repo.git.head"} <= names
     assert table["repo.git.head"].startswith("@property\n")

@@ -35,3 +35,7 @@ class EngineOptions:
     prompt_version: str = "v1"
     trace_retention: TraceRetention | None = field(default_factory=TraceRetention)
     """Applied to a run's trace folder when the run starts its trace; None keeps every trace."""
+
+    def doc_values(self) -> dict[str, object]:
+        """The limits the REPL functions' docstrings quote (${name} placeholders)."""
+        return {"sub_prompt_chars": f"{self.sub_prompt_chars:,}"}

@@ -1,173 +1,151 @@
-"""The names the root model finds in its REPL, with the signature and text that document them.
+"""The names the root model finds in its REPL: one table, generated from the functions themselves.
 
-One text serves three readers: the system prompt lists it, `help(name)` shows it inside the
-sandbox, and the host dispatches calls by these names.
+Each entry is a real method (of `Repo`, of `GitHistory`, or of the run for the model calls), and
+what the model reads about it is made from that method's own signature and docstring: the first
+paragraph goes into the system prompt, the whole docstring is what `help(name)` shows in the
+sandbox. So a new REPL function is one method with a docstring written for the model, plus its name
+in one of the tuples below; the host dispatches calls through the same table.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from string import Template
+from typing import Any
 
 from reporlm.sandbox.protocol import PROPERTY_MARK
+
+REPO_API = (
+    # Code intelligence first: small models use what they see first.
+    "definitions",
+    "references",
+    "outline",
+    "symbols",
+    "read",
+    "grep",
+    "files",
+    "tree",
+)
+"""`Repo` methods the model calls as `repo.<name>`, in the order the prompt lists them."""
+GIT_API = ("log", "blame", "diff", "show", "status", "head")
+"""`GitHistory` members the model uses as `repo.git.<name>` (`head` is a property, read as a value)."""
+MODEL_API = ("llm_query", "llm_query_batched", "rlm_query")
+"""Methods of the run the model calls by their bare names."""
 
 
 @dataclass(frozen=True)
 class ReplFunction:
     name: str
+    """Dotted, as the model writes it: `repo.grep`, `repo.git.head`, `llm_query`."""
+    owner: str
+    """Where the host finds it: "repo" (a Repo method), "git" (repo.git's), or "run" (the run's)."""
+    attribute: str
+    """The method's (or property's) name on its owner."""
     signature: str
     doc: str
     is_property: bool = False
-    """A value read without a call (`repo.git.head`): the sandbox exposes it as a property."""
+    is_async: bool = False
 
-    def describe(self) -> str:
-        return f"- `{self.name}{self.signature}`: {self.doc}"
+    @property
+    def summary(self) -> str:
+        """The docstring's first paragraph on one line: what the system prompt shows."""
+        first = self.doc.split("\n\n", 1)[0]
+        return " ".join(first.split())
 
-
-REPO_FUNCTIONS = (
-    ReplFunction(
-        "repo.callers",
-        "(name, max_results=200) -> list[Caller]",
-        "the functions/methods whose code calls `name`, with the call lines: repo.callers('parse') -> "
-        "[src/cli.py:40 function main (calls at 52, 60)]; `<module>` is top-level code. By name: "
-        "obj.parse() counts for every parse.",
-    ),
-    ReplFunction(
-        "repo.subclasses",
-        "(name, transitive=True, max_results=500) -> list[Subclass]",
-        "the classes inheriting from class `name`, directly or through others (transitive=False: "
-        "direct only): repo.subclasses('BaseError') -> [src/errors.py:12 class NotFound(BaseError)].",
-    ),
-    ReplFunction(
-        "repo.importers",
-        "(module, max_results=500) -> list[Importer]",
-        "the files importing a module or a name from it, relative imports included: "
-        "repo.importers('pkg.models') or repo.importers('pkg.models.User') -> "
-        "[src/pkg/views.py:3: from .models import User]; each has .path, .line, .text.",
-    ),
-    ReplFunction(
-        "repo.search",
-        "(query, k=20, kind=None) -> list[Match]",
-        "definitions best matching words about what code does (names, docstrings, signatures, "
-        "paths): repo.search('retry failed requests') -> [src/net.py:30 function with_retries: Call "
-        "fn again on failure.]; each has .path, .line, .qualified, .doc.",
-    ),
-    ReplFunction(
-        "repo.symbol_at",
-        "(path, line) -> Symbol | None",
-        "the innermost definition holding a line: repo.symbol_at('src/a.py', 40) -> "
-        "src/a.py:12-60 method Session.request; None at module level.",
-    ),
-    ReplFunction(
-        "repo.files",
-        '(pattern="**/*", under=None) -> list[str]',
-        "repository-relative paths of the text files (git-tracked, not ignored), filtered by a glob.",
-    ),
-    ReplFunction(
-        "repo.read",
-        "(path, start=None, end=None) -> str",
-        "a file's text, or lines start..end of it (1-based, inclusive).",
-    ),
-    ReplFunction(
-        "repo.grep",
-        "(regex, glob=None, under=None, max_results=200) -> list[Hit]",
-        "lines matching a Python regex; each Hit has .path, .line, .text.",
-    ),
-    ReplFunction(
-        "repo.tree",
-        "(under=None, depth=2) -> str",
-        "an overview of folders with file counts and sizes.",
-    ),
-    ReplFunction(
-        "repo.symbols",
-        "(path=None, name=None, kind=None, max_results=500) -> list[Symbol]",
-        "definitions (tree-sitter) in a file or folder, by name ('parse', 'Parser.parse', 'test_*') or "
-        "kind ('class', 'function', 'method'); Symbol has .name, .kind, .path, .line, .end_line, .parent, "
-        ".qualified.",
-    ),
-    ReplFunction(
-        "repo.definitions",
-        "(name) -> list[Symbol]",
-        "where a name ('helper' or 'Class.method') is defined, source files before tests.",
-    ),
-    ReplFunction(
-        "repo.references",
-        "(name) -> list[Hit]",
-        "lines that use a name: calls, imports, type uses, base classes (syntax-aware, unlike grep).",
-    ),
-    ReplFunction(
-        "repo.outline",
-        "(path) -> str",
-        "one file's definitions with signatures and line numbers, nested: far shorter than reading it.",
-    ),
-    ReplFunction(
-        "repo.git.log",
-        "(path=None, n=20) -> list[Commit]",
-        "recent commits, of a path if given (following renames); Commit has .sha, .author, .date, .subject.",
-    ),
-    ReplFunction(
-        "repo.git.blame",
-        "(path, start=None, end=None) -> list[BlameLine]",
-        "who last changed lines start..end of a file; BlameLine has .line, .sha, .author, .date, .text.",
-    ),
-    ReplFunction(
-        "repo.git.diff",
-        "(base, head=None, path=None) -> str",
-        "unified diff from revision base to head (None: the working tree), of one path if given.",
-    ),
-    ReplFunction(
-        "repo.git.show",
-        "(rev, path=None) -> str",
-        "a file's text at a revision; without a path, the commit's message and changed files.",
-    ),
-    ReplFunction(
-        "repo.git.status",
-        "() -> list[Change]",
-        "uncommitted changes of the working tree; Change has .path, .status ('modified', 'untracked', ...).",
-    ),
-    ReplFunction(
-        "repo.git.head",
-        " -> Head",
-        "(a value, not a call) the checked-out commit: .sha, .branch (None if detached), .shallow, "
-        ".subject, .date, .dirty (changed files).",
-        is_property=True,
-    ),
-)
-
-MODEL_FUNCTIONS = (
-    ReplFunction(
-        "llm_query",
-        "(prompt) -> str",
-        "ask a sub-model about text you put in the prompt; it sees nothing else (keep it under ~50k chars).",
-    ),
-    ReplFunction(
-        "llm_query_batched",
-        "(prompts) -> list[str]",
-        "many llm_query calls at once, run concurrently; answers come back in order.",
-    ),
-    ReplFunction(
-        "rlm_query",
-        "(question, scope=None) -> str",
-        "a helper that explores the folder `scope` with its own REPL and returns its answer.",
-    ),
-)
-
-ANSWER_FUNCTIONS = (
-    ReplFunction("FINAL", "(text)", "end the session with this Markdown answer."),
-    ReplFunction("FINAL_VAR", "(name)", "end the session with the text held in the variable `name`."),
-)
+    def describe(self, values: Mapping[str, object] | None = None) -> str:
+        return f"- `{self.name}{self.signature}`: {fill(self.summary, values)}"
 
 
-def all_functions() -> tuple[ReplFunction, ...]:
-    return REPO_FUNCTIONS + MODEL_FUNCTIONS
+def fill(text: str, values: Mapping[str, object] | None) -> str:
+    """A docstring with its ${placeholders} (limits that depend on options) filled in."""
+    return Template(text).safe_substitute({k: str(v) for k, v in (values or {}).items()})
 
 
-def describe_all() -> str:
-    return "\n".join(f.describe() for f in (*all_functions(), *ANSWER_FUNCTIONS))
+def build_table(repo_cls: type, git_cls: type, run_cls: type) -> dict[str, ReplFunction]:
+    """Every REPL function by dotted name, documented from the classes' own members."""
+    table: dict[str, ReplFunction] = {}
+    for owner, cls, prefix, names in (
+        ("repo", repo_cls, "repo.", REPO_API),
+        ("git", git_cls, "repo.git.", GIT_API),
+        ("run", run_cls, "", MODEL_API),
+    ):
+        for attribute in names:
+            member = inspect.getattr_static(cls, attribute)
+            table[prefix + attribute] = _entry(prefix + attribute, owner, attribute, member)
+    return table
 
 
-def sandbox_table() -> dict[str, str]:
-    """Dotted name -> docstring, the form the sandbox exposes (FINAL/FINAL_VAR are the sandbox's own)."""
+def _entry(name: str, owner: str, attribute: str, member: Any) -> ReplFunction:
+    if isinstance(member, property):
+        getter = member.fget
+        assert getter is not None, f"{name} is a property without a getter"
+        returns = inspect.signature(getter).return_annotation
+        return ReplFunction(
+            name, owner, attribute, f" -> {_annotation(returns)}", _doc(getter, name), is_property=True
+        )
+    function = member.__func__ if isinstance(member, staticmethod | classmethod) else member
+    if not callable(function):
+        raise TypeError(f"{name} is not a function")
+    return ReplFunction(
+        name,
+        owner,
+        attribute,
+        render_signature(function),
+        _doc(function, name),
+        is_async=inspect.iscoroutinefunction(function),
+    )
+
+
+def _doc(function: Callable[..., Any], name: str) -> str:
+    doc = inspect.getdoc(function)
+    if not doc:
+        raise ValueError(f"{name} has no docstring: the model would not know what it does")
+    return doc
+
+
+def render_signature(function: Callable[..., Any]) -> str:
+    """`(regex, glob=None, max_results=200) -> list[Hit]`: what the model calls, without `self`."""
+    signature = inspect.signature(function)
+    parts = []
+    for parameter in list(signature.parameters.values())[1:]:  # drop self
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            parts.append(f"*{parameter.name}")
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            parts.append(f"**{parameter.name}")
+        elif parameter.default is parameter.empty:
+            parts.append(parameter.name)
+        else:
+            parts.append(f"{parameter.name}={parameter.default!r}")
+    returns = signature.return_annotation
+    tail = "" if returns is signature.empty else f" -> {_annotation(returns)}"
+    return f"({', '.join(parts)}){tail}"
+
+
+def _annotation(value: object) -> str:
+    text = value if isinstance(value, str) else getattr(value, "__name__", str(value))
+    # Our own module paths mean nothing to the model.
+    return re.sub(r"\b(?:[a-z_]+\.)+(?=[A-Z])", "", str(text))
+
+
+def describe(table: Mapping[str, ReplFunction], values: Mapping[str, object] | None = None) -> str:
+    """The function list of the system prompt, one line each, with FINAL and FINAL_VAR last."""
+    lines = [entry.describe(values) for entry in table.values()]
+    lines += [
+        "- `FINAL(text)`: end the session with this Markdown answer.",
+        "- `FINAL_VAR(name)`: end the session with the text held in the variable `name`.",
+    ]
+    return "\n".join(lines)
+
+
+def sandbox_table(
+    table: Mapping[str, ReplFunction], values: Mapping[str, object] | None = None
+) -> dict[str, str]:
+    """Dotted name -> the text `help()` shows in the sandbox (FINAL/FINAL_VAR are the sandbox's own)."""
     return {
-        f.name: (PROPERTY_MARK if f.is_property else "") + f"{f.name}{f.signature}\n\n{f.doc}"
-        for f in all_functions()
+        name: (PROPERTY_MARK if entry.is_property else "")
+        + f"{name}{entry.signature}\n\n{fill(entry.doc, values)}"
+        for name, entry in table.items()
     }

@@ -21,18 +21,17 @@ from reporlm.engine.citations import verify
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.parsing import find_code, find_final, normalize_code, truncate
 from reporlm.engine.prompting import PromptSet, load_prompts
-from reporlm.engine.repl_functions import REPO_FUNCTIONS, describe_all, sandbox_table
+from reporlm.engine.repl_functions import build_table, describe, sandbox_table
 from reporlm.engine.result import RunResult
 from reporlm.engine.trace import Tracer, preview
 from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
 from reporlm.workspace import Repo, WorkspaceError
+from reporlm.workspace.history import GitHistory
 from reporlm.workspace.tree import human_size
 
 log = logging.getLogger(__name__)
 
-_REPO_METHODS = {f.name.removeprefix("repo.") for f in REPO_FUNCTIONS}
-_REPO_PROPERTIES = {f.name.removeprefix("repo.") for f in REPO_FUNCTIONS if f.is_property}
 REPO_MAP_TOKENS = 1200
 """Budget of the ranked repository map in the first message: a small model has a 16K window."""
 _CODE_FENCES = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
@@ -64,7 +63,11 @@ class Runtime:
     async def start_sandbox(
         self, handler: Callable[[str, list[Any], dict[str, Any]], Awaitable[Any]]
     ) -> Sandbox:
-        return await Sandbox.start(functions=sandbox_table(), handler=handler, limits=self.options.sandbox)
+        return await Sandbox.start(
+            functions=sandbox_table(FUNCTIONS, self.options.doc_values()),
+            handler=handler,
+            limits=self.options.sandbox,
+        )
 
 
 @dataclass
@@ -127,7 +130,8 @@ class RLMRun:
                 Message(
                     "system",
                     self.prompts.system(
-                        functions=describe_all(), max_iterations=self.budget.limits.max_iterations
+                        functions=describe(FUNCTIONS, self.runtime.options.doc_values()),
+                        max_iterations=self.budget.limits.max_iterations,
                     ),
                 ),
                 *(Message(role, text) for role, text in self.prompts.example),  # type: ignore[arg-type]
@@ -377,43 +381,52 @@ class RLMRun:
     async def handle_call(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Serve a call the model's code made from inside the sandbox. Errors become its exceptions."""
         self._looked = True
-        if name.startswith("repo.") and name.removeprefix("repo.") in _REPO_METHODS:
-            return await self._repo_call(name.removeprefix("repo."), args, kwargs)
-        if name == "llm_query":
-            (prompt,) = _bind(name, ["prompt"], args, kwargs)
-            return await self._sub_query_for_model(prompt)
-        if name == "llm_query_batched":
-            (prompts,) = _bind(name, ["prompts"], args, kwargs)
-            if not isinstance(prompts, list | tuple):
-                raise TypeError("llm_query_batched(prompts) takes a list of strings")
-            return await self._batched([str(p) for p in prompts])
-        if name == "rlm_query":
-            question, scope = _bind(name, ["question", "scope"], args, kwargs, defaults={"scope": None})
-            return await self._child(str(question), scope)
-        raise NameError(f"no function {name} in this REPL")
-
-    async def _repo_call(self, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        # Nested names (git.log) are attributes of attributes; a property (git.head) is read, not called.
-        *path, last = method.split(".")
+        entry = FUNCTIONS.get(name)
+        if entry is None:
+            raise NameError(f"no function {name} in this REPL")
         try:
-            target: Any = self.repo
-            for part in path:
-                target = getattr(target, part)
-            if method in _REPO_PROPERTIES:
+            owner: Any = {"repo": self.repo, "run": self}.get(entry.owner) or self.repo.git
+            if entry.is_property:
                 if args or kwargs:
-                    raise TypeError(f"repo.{method} is a value, not a function: use it without ()")
-                return await asyncio.to_thread(getattr, target, last)
-            fn = getattr(target, last)
+                    raise TypeError(f"{name} is a value, not a function: use it without ()")
+                return await asyncio.to_thread(getattr, owner, entry.attribute)
+            function = getattr(owner, entry.attribute)
+            try:
+                inspect.signature(function).bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{name}{entry.signature}: {exc}") from None
+            if entry.is_async:
+                return await function(*args, **kwargs)
+            return await asyncio.to_thread(function, *args, **kwargs)
         except WorkspaceError as exc:
             raise ValueError(str(exc)) from None
-        try:
-            inspect.signature(fn).bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"repo.{method}: {exc}") from None
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except WorkspaceError as exc:
-            raise ValueError(str(exc)) from None
+
+    # -- the model functions of the REPL (their docstrings are what the model reads) ----------
+
+    async def llm_query(self, prompt: str) -> str:
+        """Ask the sub-model about text you put in `prompt`; it sees nothing else. Returns its answer.
+
+        Prompts longer than ${sub_prompt_chars} characters are cut in the middle. If the call fails
+        (provider error, or the sub-call budget is spent) it raises RuntimeError with the reason.
+        """
+        return await self._sub_query_for_model(prompt)
+
+    async def llm_query_batched(self, prompts: list[str]) -> list[str]:
+        """Many llm_query calls at once, run concurrently; the answers come back in order.
+
+        Fails like llm_query (RuntimeError) if any call fails, or when there are more prompts than
+        sub-calls left in the budget.
+        """
+        if not isinstance(prompts, list | tuple):
+            raise TypeError("llm_query_batched(prompts) takes a list of strings")
+        return await self._batched([str(p) for p in prompts])
+
+    async def rlm_query(self, question: str, scope: str | None = None) -> str:
+        """A helper that answers `question` by exploring only the folder `scope` with its own REPL.
+
+        Returns its answer (marked partial if it ran out of budget). Raises RuntimeError if it fails.
+        """
+        return await self._child(str(question), scope)
 
     async def sub_query(self, prompt: str) -> str:
         """One sub-model call, through the cache, the budget and the session's concurrency limit."""
@@ -532,25 +545,5 @@ def _estimate_tokens(messages: list[Message]) -> int:
     return sum(len(m.content) for m in messages) * 2 // 7 + 8 * len(messages)
 
 
-def _bind(
-    name: str,
-    params: list[str],
-    args: list[Any],
-    kwargs: dict[str, Any],
-    defaults: dict[str, Any] | None = None,
-) -> list[Any]:
-    """Match positional and keyword arguments to parameter names, with readable errors for the model."""
-    defaults = defaults or {}
-    if len(args) > len(params):
-        raise TypeError(f"{name}() takes {len(params)} arguments but {len(args)} were given")
-    values = dict(zip(params, args, strict=False))
-    for key, value in kwargs.items():
-        if key not in params:
-            raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
-        if key in values:
-            raise TypeError(f"{name}() got multiple values for argument '{key}'")
-        values[key] = value
-    missing = [p for p in params if p not in values and p not in defaults]
-    if missing:
-        raise TypeError(f"{name}() missing required argument '{missing[0]}'")
-    return [values.get(p, defaults.get(p)) for p in params]
+FUNCTIONS = build_table(Repo, GitHistory, RLMRun)
+"""Every name of the model's REPL, documented from the methods themselves (see repl_functions)."""

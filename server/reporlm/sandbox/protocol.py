@@ -3,7 +3,8 @@
 One message is one line of JSON (``ensure_ascii`` so a line never holds a raw newline or a lone
 surrogate that could not be encoded). Values crossing the boundary are JSON values plus two tags::
 
-    {"$record": "Hit", "$fields": {"path": "a.py", "line": 3, "text": "x = 1"}}   a dataclass instance
+    {"$record": "Hit", "$fields": {"path": "a.py", "line": 3, "text": "x = 1"}, "$text": "a.py:3: x = 1"}
+                                                                              a dataclass instance
     {"$dict": [[key, value], ...]}                                            a dict JSON cannot hold as is
 
 Host -> worker:  exec {id, code} | get {id, name} | result {id, ok, value | exc_type, message}
@@ -29,6 +30,8 @@ from typing import Any
 
 RECORD_TAG = "$record"
 FIELDS_TAG = "$fields"
+TEXT_TAG = "$text"
+"""A record's own str(), so the sandbox prints `a.py:3: x = 1` instead of a wall of field=value."""
 DICT_TAG = "$dict"
 _TAGS = frozenset({RECORD_TAG, DICT_TAG})
 
@@ -86,10 +89,12 @@ def encode_value(value: Any, *, strict: bool = False) -> Any:
             ]
         }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {
-            f.name: encode_value(getattr(value, f.name), strict=strict) for f in dataclasses.fields(value)
-        }
-        return {RECORD_TAG: type(value).__name__, FIELDS_TAG: fields}
+        names = [f.name for f in dataclasses.fields(value)] + _properties(type(value))
+        fields = {name: encode_value(getattr(value, name), strict=strict) for name in names}
+        record = {RECORD_TAG: type(value).__name__, FIELDS_TAG: fields}
+        if type(value).__str__ is not object.__str__ and not strict:
+            record[TEXT_TAG] = str(value)
+        return record
     if _is_namedtuple(value):
         fields = {name: encode_value(getattr(value, name), strict=strict) for name in value._fields}
         return {RECORD_TAG: type(value).__name__, FIELDS_TAG: fields}
@@ -102,8 +107,19 @@ def encode_value(value: Any, *, strict: bool = False) -> Any:
     return str(value)
 
 
+def _properties(cls: type) -> list[str]:
+    """Public computed attributes of a record class (`Symbol.qualified`): sent as fields too."""
+    seen: dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        for name, member in vars(klass).items():
+            if isinstance(member, property) and not name.startswith("_"):
+                seen[name] = None
+    return list(seen)
+
+
 def decode_value(value: Any, make_record: Callable[[str, dict[str, Any]], Any]) -> Any:
-    """The inverse of :func:`encode_value`; ``make_record(name, fields)`` rebuilds a record."""
+    """The inverse of :func:`encode_value`; ``make_record(name, fields)`` rebuilds a record (a
+    record's own text, when sent, is in ``fields`` under TEXT_TAG)."""
     if isinstance(value, list):
         return [decode_value(item, make_record) for item in value]
     if isinstance(value, dict):
@@ -111,7 +127,11 @@ def decode_value(value: Any, make_record: Callable[[str, dict[str, Any]], Any]) 
             name, fields = value.get(RECORD_TAG), value.get(FIELDS_TAG)
             if not isinstance(name, str) or not isinstance(fields, dict):
                 raise ProtocolError("malformed record")
-            return make_record(name, {str(k): decode_value(v, make_record) for k, v in fields.items()})
+            decoded = {str(k): decode_value(v, make_record) for k, v in fields.items()}
+            text = value.get(TEXT_TAG)
+            if isinstance(text, str):
+                decoded[TEXT_TAG] = text
+            return make_record(name, decoded)
         if DICT_TAG in value:
             pairs = value[DICT_TAG]
             if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):

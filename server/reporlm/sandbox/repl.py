@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reporlm.sandbox.protocol import PROPERTY_MARK
+from reporlm.sandbox.protocol import PROPERTY_MARK, TEXT_TAG
 
 Call = Callable[[str, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -234,14 +234,20 @@ class Repl:
                 self._active = True
 
     def make_record(self, name: str, fields: dict[str, Any]) -> Any:
-        """A read-only record with the class name and fields the host sent (a named tuple)."""
+        """A read-only record with the class name and fields the host sent (a named tuple) that
+        prints as the host's own text for it, when it sent one."""
+        text = fields.pop(TEXT_TAG, None)
         key = (name, tuple(fields))
         cls = self._records.get(key)
         if cls is None:
-            cls = collections.namedtuple(_identifier(name), list(fields), rename=True)  # type: ignore[misc]
+            base = collections.namedtuple(_identifier(name), list(fields), rename=True)  # type: ignore[misc]
+            cls = type(base.__name__, (base,), {"__repr__": _record_repr, "__str__": _record_repr})
             cls.__module__ = "records"
             self._records[key] = cls
-        return cls(*fields.values())
+        record = cls(*fields.values())
+        if isinstance(text, str):
+            record.__dict__["_text"] = text
+        return record
 
     def _restore_reserved(self) -> None:
         """Put back every reserved name, built afresh so that no mutation of the old ones survives,
@@ -271,6 +277,16 @@ class Repl:
                 self._final = str(name)
 
         return FINAL_VAR
+
+
+def _record_repr(record: Any) -> str:
+    text = record.__dict__.get("_text")
+    return text if isinstance(text, str) else _fields_repr(record)
+
+
+def _fields_repr(record: Any) -> str:
+    values = ", ".join(f"{name}={value!r}" for name, value in zip(record._fields, record, strict=True))
+    return f"{type(record).__name__}({values})"
 
 
 def _compile(code: str, filename: str) -> tuple[Any, Any]:

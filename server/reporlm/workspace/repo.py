@@ -572,7 +572,8 @@ class Repo:
             return decode((self.root / rel).read_bytes())
         except OSError as exc:
             raise WorkspaceError(
-                f"cannot read {rel}: {exc.strerror or exc} (if it was removed, call repo.refresh())"
+                f"cannot read {rel}: {exc.strerror or exc} "
+                "(it may have been removed since the files were listed)"
             ) from None
 
     def _view_sizes(self, folder: str | None = None) -> dict[str, int]:
@@ -622,7 +623,7 @@ class Repo:
                 return WorkspaceError(f"{rel} is a binary or special file; only text files can be read")
             return WorkspaceError(
                 f"{rel} exists but is ignored (.gitignore or git's exclude rules), so it is not part "
-                "of the repository's files (or it is new: call repo.refresh())"
+                "of the repository's files (or it was created after the files were listed)"
             )
         suggestions = self._close_matches(rel)
         hint = f". Did you mean: {', '.join(suggestions)}?" if suggestions else ""
