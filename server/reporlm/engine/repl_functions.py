@@ -21,6 +21,11 @@ from reporlm.sandbox.protocol import PROPERTY_MARK
 REPO_API = (
     # Code intelligence first: small models use what they see first.
     "definitions",
+    "callers",
+    "subclasses",
+    "importers",
+    "search",
+    "symbol_at",
     "references",
     "outline",
     "symbols",
