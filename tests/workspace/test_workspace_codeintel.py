@@ -276,6 +276,8 @@ OTHERS = {
         'package main\n\nimport (\n\tweb "example.com/shop/web"\n\t"fmt"\n)\n\n'
         "// Serve starts the server.\nfunc Serve() { fmt.Println(web.Handler()) }\n"
     ),
+    "c/util.h": "int halve(int x);\n",
+    "c/main.c": '#include <stdio.h>\n#include "util.h"\n\nint main(void) { return halve(1); }\n',
     "scripts/run.sh": "source ./lib.sh\nhelper\n",
     "scripts/lib.sh": "helper() { echo hi; }\n",
 }
@@ -286,11 +288,12 @@ def others(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     return Repo(make_repo(tmp_path_factory.mktemp("others"), OTHERS), persist_index=False)
 
 
-def test_callers_in_typescript_javascript_java_and_go(others: Repo) -> None:
+def test_callers_in_typescript_javascript_java_go_and_c(others: Repo) -> None:
     assert callers(others, "side") == [("web/square.ts", "Square.area", (7,))]
     assert callers(others, "twice") == [("app/main.js", "main", (5,)), ("web/square.ts", "Square.area", (7,))]
     assert callers(others, "total") == [("java/src/shop/Rush.java", "Rush.fee", (4,))]
     assert callers(others, "Println") == [("go/server/main.go", "Serve", (9,))]
+    assert callers(others, "halve") == [("c/main.c", "main", (4,))]
 
 
 def test_subclasses_across_files_in_typescript_javascript_java_and_rust(others: Repo) -> None:
@@ -311,7 +314,7 @@ def test_subclasses_across_files_in_typescript_javascript_java_and_rust(others: 
     ]
 
 
-def test_importers_in_typescript_javascript_java_rust_go_and_shell(others: Repo) -> None:
+def test_importers_in_typescript_javascript_java_rust_go_c_and_shell(others: Repo) -> None:
     def paths(target: str) -> list[str]:
         return [i.path for i in others.importers(target)]
 
@@ -325,6 +328,8 @@ def test_importers_in_typescript_javascript_java_rust_go_and_shell(others: Repo)
     assert paths("example.com/shop/web") == ["go/server/main.go"]
     assert paths("fmt") == ["go/server/main.go"]
     assert paths("scripts/lib.sh") == ["scripts/run.sh"]
+    assert paths("c/util.h") == paths("util.h") == ["c/main.c"]  # next to the including file
+    assert paths("stdio.h") == ["c/main.c"]
 
 
 def test_search_and_symbol_at_in_other_languages(others: Repo) -> None:

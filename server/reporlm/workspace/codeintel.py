@@ -338,6 +338,9 @@ def _targets(view: CodeView, target: str) -> list[tuple[Parts, str | None]]:
         parts = split_target(cleaned, view.grammars.by_extension)
         if parts:
             out.append((parts, None))
+        stem, dot, extension = cleaned.rpartition(".")
+        if dot and "/" not in cleaned and extension.lower() in view.grammars.by_extension:
+            out.append((split_target(stem), None))  # "util.h" is a file name, not two names
     return out
 
 
