@@ -308,6 +308,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--max-iterations", type=int, help="rlm: root turns (reporlm ask's default if unset)")
     p.add_argument("--max-sub-calls", type=int, help="rlm: sub-calls")
+    p.add_argument("--prompt-version", help="rlm: the prompts reporlm ask uses (default: its own, v2)")
     p.add_argument("--max-cost", type=float, help="rlm: dollars per question")
     p.add_argument("--max-seconds", type=float, help="rlm: wall-clock per question")
     p.add_argument(
@@ -348,6 +349,7 @@ def build_config(args: argparse.Namespace, settings: Settings, models: Models) -
         ("--max-sub-calls", args.max_sub_calls),
         ("--max-cost", args.max_cost),
         ("--max-seconds", args.max_seconds),
+        ("--prompt-version", args.prompt_version),
     ):
         if value is not None:
             flags += [flag, f"{value:g}" if isinstance(value, float) else str(value)]

@@ -33,6 +33,8 @@ class Run:
     provider: str
     model: str
     sub_model: str
+    prompt: str = ""
+    """rlm: the prompt version its `reporlm ask` used (--prompt-version), "" when not given."""
     folders: list[Path] = field(default_factory=list)
     info: list[dict[str, Any]] = field(default_factory=list)
     """run.json of each folder."""
@@ -40,9 +42,10 @@ class Run:
 
     @property
     def label(self) -> str:
+        mode = f"rlm (prompt {self.prompt})" if self.mode == "rlm" and self.prompt else self.mode
         if self.mode == "rlm" and self.sub_model and self.sub_model != self.model:
-            return f"rlm · {self.model} + {self.sub_model}"
-        return f"{self.mode} · {self.model}"
+            return f"{mode} · {self.model} + {self.sub_model}"
+        return f"{mode} · {self.model}"
 
 
 @dataclass(frozen=True)
@@ -57,23 +60,31 @@ class Summary:
     cost_usd: float | None
     """Total over the questions; None when any call had no known price."""
     median_seconds: float
+    median_turns: float
     partial: float
     errors: int
 
 
 def load_runs(folders: Iterable[Path]) -> list[Run]:
-    runs: dict[tuple[str, str, str, str], Run] = {}
+    runs: dict[tuple[str, str, str, str, str], Run] = {}
     for folder in folders:
         folder = Path(folder)
         info = read_run(folder)
         if info is None:
             raise SystemExit(f"report: {folder} holds no quality run (no {RUN_FILE})")
-        key = (info["mode"], info["provider"], info["model"], info.get("sub_model", ""))
+        key = (info["mode"], info["provider"], info["model"], info.get("sub_model", ""), _prompt(info))
         run = runs.setdefault(key, Run(*key))
         run.folders.append(folder)
         run.info.append(info)
         run.records.update(read_records(folder))
-    return sorted(runs.values(), key=lambda r: (r.model, _MODE_ORDER.get(r.mode, 9), r.sub_model))
+    return sorted(runs.values(), key=lambda r: (r.model, _MODE_ORDER.get(r.mode, 9), r.sub_model, r.prompt))
+
+
+def _prompt(info: dict[str, Any]) -> str:
+    flags = list(info.get("cli_flags") or [])
+    if info.get("mode") == "rlm" and "--prompt-version" in flags[:-1]:
+        return str(flags[flags.index("--prompt-version") + 1])
+    return ""
 
 
 def bootstrap_interval(
@@ -112,6 +123,7 @@ def summarize(run: Run) -> Summary:
         median_tokens=statistics.median([_tokens(r) for r in answered]) if answered else 0.0,
         cost_usd=None if any(c is None for c in costs) else sum(costs),  # type: ignore[arg-type]
         median_seconds=statistics.median([float(r["seconds"]) for r in answered]) if answered else 0.0,
+        median_turns=statistics.median([int(r.get("iterations") or 0) for r in answered or [{}]]),
         partial=sum(1 for r in records if r.get("partial")) / len(records) if records else 0.0,
         errors=len(records) - len(answered),
     )
@@ -141,6 +153,7 @@ def render_table(runs: Sequence[Run]) -> str:
         "median tokens",
         "cost",
         "median time",
+        "median turns",
         "partial",
         "errors",
     ]
@@ -156,6 +169,7 @@ def render_table(runs: Sequence[Run]) -> str:
             _count(s.median_tokens),
             _cost(s),
             f"{s.median_seconds:.0f} s",
+            f"{s.median_turns:g}",
             f"{s.partial:.0%}",
             str(s.errors),
         ]

@@ -82,7 +82,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def test_verbose_trace_goes_to_stderr_only(fake_api: FakeAPI, small_repo: Path, tmp_path: Path) -> None:
     fake_api.queue(200, chat("```repl\nprint(len(repo.files()))\n```"))
-    fake_api.queue(200, chat("FINAL(Five files, e.g. shop/retry.py:1.)"))
+    fake_api.queue(200, chat("FINAL(Five files, e.g. shop/retry.py:3.)"))
     done = ask(fake_api, small_repo, tmp_path, "-v")
     assert done.returncode == 0, done.stderr
     assert "iteration 1/30" in done.stderr and "print(len(repo.files()))" in done.stderr

@@ -26,6 +26,12 @@ LOCAL_CONTEXT_TOKENS = 16384
 """The embedded model's window; Qwen2.5-Coder takes 32K but this keeps memory and prompt time modest."""
 
 
+LOCAL_MAP_TOKENS = 400
+LOCAL_EVIDENCE_TOKENS = 300
+"""Budgets of the ranked map and of the evidence block for the embedded model: its whole first
+prompt (system prompt, example, repository context, evidence and question) stays under 2,000 tokens."""
+
+
 def resolve_provider(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     provider = settings.provider or default_provider(os.environ if env is None else env)
     if provider not in PROVIDERS:
@@ -72,6 +78,7 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
         output_chars=settings.output_chars,
         concurrency=settings.concurrency,
         trace_retention=TraceRetention(settings.trace_max_age_days, settings.trace_max_mb),
+        prompt_version=settings.prompt_version,
     )
     if provider == "local":
         # A small model on two cores: shorter turns and a context that fits its window.
@@ -82,6 +89,9 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
             sub_max_tokens=512,
             sub_prompt_chars=24_000,
             output_chars=min(settings.output_chars, 3000),
+            # Small models follow a short first prompt far better than a long one.
+            map_tokens=LOCAL_MAP_TOKENS,
+            evidence_tokens=LOCAL_EVIDENCE_TOKENS,
         )
     return options
 

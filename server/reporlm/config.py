@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reporlm.engine.budget import Limits
+from reporlm.engine.prompting import PROMPT_VERSION, PROMPT_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ _ENV = {
     "local_threads": "REPORLM_LOCAL_THREADS",
     "trace_max_age_days": "REPORLM_TRACE_MAX_AGE_DAYS",
     "trace_max_mb": "REPORLM_TRACE_MAX_MB",
+    "prompt_version": "REPORLM_PROMPT_VERSION",
 }
 _API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 # Trace retention too: the trace folder holds the traces of every repository, and a repository
@@ -83,6 +85,9 @@ class Settings:
     """CPU threads llama.cpp uses for the embedded model; None: every core this process may use."""
     trace_max_age_days: float = 14.0
     """When a run starts its trace, older traces in the trace folder are removed; 0: no age limit."""
+    prompt_version: str = PROMPT_VERSION
+    """Which version of the model-facing prompts (engine/prompts/<version>/); older ones stay
+    selectable so that runs can compare them."""
     trace_max_mb: float = 200.0
     """When a run starts its trace, the oldest traces are removed while the folder's traces add up to
     more than this; 0: no size cap. Neither trace setting is taken from a repository file."""
@@ -169,6 +174,9 @@ def _build(values: dict[str, Any]) -> Settings:
     for key in _NUMBERS.keys() & values.keys():
         if values[key] is not None:
             values[key] = _checked_number(key, values[key])
+    version = values.get("prompt_version")
+    if version is not None and version not in PROMPT_VERSIONS:
+        raise ConfigError(f"prompt_version must be one of {', '.join(PROMPT_VERSIONS)}, not {version!r}")
     limits = values.pop("limits", {})
     if not isinstance(limits, Mapping):
         raise ConfigError("budget/limits must be a table of limits")

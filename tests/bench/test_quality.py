@@ -160,7 +160,7 @@ def test_rlm_mode_runs_reporlm_ask(fake_api: FakeAPI, tiny_pack: TinyPack, tmp_p
     assert "iteration" in kinds and "final" in kinds
     # The question reached the engine with its answer format, and the code ran in the corpus repo.
     assert any("ANSWER:\n<path>:<line>" in m["content"] for m in fake_api.received[0].body["messages"])
-    assert "Hit(path='tinylib/core.py', line=4, text='def helper(x):')" in user_text(fake_api.received[1])
+    assert "tinylib/core.py:4: def helper(x):" in user_text(fake_api.received[1])
     run = json.loads((out / "run.json").read_text())
     assert run["cli_flags"] == ["--max-iterations", "5"] and "context_tokens" not in run
 

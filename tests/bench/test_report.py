@@ -155,3 +155,20 @@ def test_main_prints_the_table_and_writes_the_chart(
 def test_a_folder_without_a_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="holds no quality run"):
         report.main([str(tmp_path)])
+
+
+def test_rlm_runs_with_different_prompt_versions_are_rows_of_their_own(tmp_path: Path) -> None:
+    v1 = store(
+        tmp_path / "v1", "rlm", "qwen", [record("a", "needle", 0.0, iterations=4)],
+        cli_flags=["--prompt-version", "v1"],
+    )
+    v2 = store(
+        tmp_path / "v2", "rlm", "qwen", [record("a", "needle", 1.0, iterations=2)],
+        cli_flags=["--max-iterations", "6", "--prompt-version", "v2"],
+    )
+    table = report.render_table(report.load_runs([v1, v2]))
+    old, new = row(table, "rlm (prompt v1) · qwen + haiku"), row(table, "rlm (prompt v2) · qwen + haiku")
+    header = next(line for line in table.splitlines() if line.startswith("| mode"))
+    turns = [cell.strip() for cell in header.strip("|").split("|")].index("median turns")
+    assert (old[turns], new[turns]) == ("4", "2")
+    assert old[2] == "0.00 (1)" and new[2] == "1.00 (1)"

@@ -61,3 +61,23 @@ async def test_real_model_drives_the_loop(small_repo: Path, tmp_path: Path, loca
     assert result.partial == (result.reason != "final")
     assert kinds[-1] == "run_end"
     assert result.usage.input_tokens > 0 and result.usage.cost_usd == 0
+
+
+async def test_real_model_finds_where_a_function_is_defined_and_who_calls_it(
+    small_repo: Path, local_settings: Settings
+) -> None:
+    """The answer, not only the machinery: with the index's evidence and the code-intelligence
+    functions, the embedded model names the definition's `path:line` and the callers. Greedy
+    decoding makes this repeatable for a given model, prompt and repository."""
+    models = build_models(local_settings)
+    options = engine_options(local_settings, "local")
+    async with Session(Repo(small_repo), models, options) as session:
+        defined = await session.ask(
+            "In which file and at which line is the function `with_retries` defined? Answer as `path:line`."
+        )
+        callers = await session.ask(
+            "Which functions call `with_retries`? Answer as a list of `path::QualifiedName`."
+        )
+    assert "shop/retry.py:6" in defined.answer, defined.answer
+    assert any(c.label() == "shop/retry.py:6" and c.verified for c in defined.citations)
+    assert "shop/orders.py::place" in callers.answer, callers.answer

@@ -60,7 +60,7 @@ async def test_cancel_kills_the_block_and_the_next_question_gets_a_fresh_worker(
         [
             repl("kept = 1\nn = len(repo.files())\nimport time\ntime.sleep(300)"),
             repl("print('kept' in globals(), len(repo.files()))"),
-            "FINAL(Five files, e.g. shop/retry.py:1)",
+            "FINAL(Five files, e.g. shop/retry.py:3)",
         ]
     )
     before = descendants()
@@ -80,7 +80,7 @@ async def test_cancel_kills_the_block_and_the_next_question_gets_a_fresh_worker(
 
         later: list[Event] = []
         again = await session.ask("and now?", listeners=[later.append])
-        assert again.answer == "Five files, e.g. shop/retry.py:1" and not again.partial
+        assert again.answer == "Five files, e.g. shop/retry.py:3" and not again.partial
         output = next(e for e in later if e["kind"] == "output")
         assert output["preview"] == "False 5" and output["reset"] is True, "a fresh worker, state gone"
     assert descendants() == before

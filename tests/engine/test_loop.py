@@ -175,12 +175,12 @@ async def test_llm_query_batched_runs_concurrently_up_to_the_limit(small_repo: P
 
 async def test_rlm_query_starts_a_child_that_sees_only_its_folder(small_repo: Path, tmp_path: Path) -> None:
     def root_model(messages: Sequence[Message]) -> str:
-        first = messages[1].content
-        if "exploring only the folder `docs`" in first:  # the child run
-            if len(messages) == 2:
+        question = messages[2].content  # after the system prompt and the repository context
+        if "exploring only the folder `docs`" in question:  # the child run
+            if len(messages) == 3:
                 return repl("print(repo.files())")
             return repl("FINAL('child saw: ' + str(repo.files()))")
-        if len(messages) == 2:
+        if len(messages) == 3:
             return repl("r = rlm_query('What do the docs say?', scope='docs')\nprint(r)")
         return "FINAL(" + messages[-1].content.split("```")[1].strip() + ")"
 
@@ -256,7 +256,7 @@ async def test_follow_up_questions_share_the_repl(small_repo: Path) -> None:
         await session.ask("first question")
         second = await session.ask("follow-up")
     assert second.answer == "second"
-    assert "found" in root.calls[2].messages[1].content, "the follow-up is told which variables exist"
+    assert "found" in root.calls[2].messages[2].content, "the follow-up is told which variables exist"
     assert "['README.md', 'docs/guide.md']" in root.calls[3].messages[-1].content
 
 
@@ -318,9 +318,9 @@ async def test_answers_without_evidence_are_turned_down_once_each(small_repo: Pa
     assert "nowhere.py:3: no such file" in root.calls[2].messages[-1].content
     assert result.answer == "Still nowhere.py:3" and result.iterations == 3 and not result.partial
 
-    looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files, e.g. shop/retry.py:1')")])
+    looked = ScriptedClient([repl("n = len(repo.files())\nFINAL(f'{n} files, e.g. shop/retry.py:3')")])
     async with session_for(small_repo, looked, require_evidence=True) as session:
-        assert (await session.ask("q")).answer == "5 files, e.g. shop/retry.py:1"
+        assert (await session.ask("q")).answer == "5 files, e.g. shop/retry.py:3"
 
 
 async def test_a_model_stuck_repeating_itself_is_asked_to_answer_early(small_repo: Path) -> None:
@@ -330,3 +330,57 @@ async def test_a_model_stuck_repeating_itself_is_asked_to_answer_early(small_rep
         result = await session.ask("q")
     assert result.partial and result.reason == "stuck"
     assert result.iterations == 5 and result.answer == "Best effort: 5 files."
+
+
+async def test_an_answer_citing_only_lines_the_run_never_saw_is_turned_down_once(small_repo: Path) -> None:
+    root = ScriptedClient(
+        [
+            repl("n = len(repo.files())\nFINAL('It is at shop/retry.py:11')"),  # real, but never shown
+            repl("print(repo.read('shop/retry.py', 10, 12))"),
+            "FINAL(It is at shop/retry.py:11.)",
+        ]
+    )
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("q")
+    assert "None of the places your answer cites appeared in this run (shop/retry.py:11)" in (
+        root.calls[1].messages[-1].content
+    )
+    assert [(c.label(), c.verified) for c in result.citations] == [("shop/retry.py:11", True)]
+
+    stubborn = ScriptedClient(
+        [repl("n = len(repo.files())\nFINAL('shop/retry.py:11')"), "FINAL(Still shop/retry.py:11)"]
+    )
+    async with session_for(small_repo, stubborn, require_evidence=True) as session:
+        result = await session.ask("q")
+    assert result.answer == "Still shop/retry.py:11" and not result.partial
+    checked = [(c.verified, c.reason, c.exists) for c in result.citations]
+    assert checked == [(False, "not seen in this run", True)]
+
+
+async def test_an_answer_that_lists_files_or_symbols_needs_no_line_numbers(small_repo: Path) -> None:
+    root = ScriptedClient([repl("n = repo.files()\nFINAL('- shop/orders.py::place\\n- shop/retry.py')")])
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("Which files?")
+    assert result.iterations == 1 and not result.partial
+
+
+async def test_an_empty_answer_is_turned_down_once(small_repo: Path) -> None:
+    nothing = "FINAL(Nothing matches `*.zz`; tried repo.files.)"
+    root = ScriptedClient([repl("found = repo.files('*.zz')\nFINAL('')"), nothing, nothing])
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("Which files end in .zz?")
+    assert "Your answer is empty" in root.calls[1].messages[-1].content
+    # An answer naming no place at all is then turned down once too, and the third is taken.
+    assert "cites no place" in root.calls[2].messages[-1].content
+    assert result.answer.startswith("Nothing matches") and result.iterations == 3
+
+
+async def test_code_that_failed_may_run_again_once_other_code_has_run(small_repo: Path) -> None:
+    answer = repl("answer = f'{len(found)} files: shop/retry.py:3'\nFINAL_VAR('answer')")
+    root = ScriptedClient([answer, answer, repl("found = repo.files()"), answer])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    # Turn 1 fails (no `found` yet); the same block right after is a repeat; once `found` exists it runs.
+    assert "NameError" in root.calls[1].messages[-1].content
+    assert "You already ran exactly this code" in root.calls[2].messages[-1].content
+    assert result.answer == "5 files: shop/retry.py:3" and result.iterations == 4

@@ -66,3 +66,10 @@ def test_prompts_and_error_messages_name_only_functions_that_exist() -> None:
         if name not in FUNCTIONS and name not in _NOT_FUNCTIONS
     }
     assert not unknown, f"names the model would be told about but cannot call: {sorted(unknown)}"
+
+
+def test_every_record_a_function_returns_is_described() -> None:
+    from reporlm.engine.repl_functions import record_names
+    from reporlm.engine.rlm import RECORD_TYPES
+
+    assert record_names(FUNCTIONS) <= {cls.__name__ for cls in RECORD_TYPES}

@@ -80,7 +80,7 @@ async def test_ask_answers_with_locations_usage_and_a_trace(
     assert kinds[0] == "run_start" and kinds[-1] == "run_end"
     assert {e["run"] for e in events(lsp)} == {result["trace_id"]}
     output = events(lsp, "output")[0]
-    assert "Hit(path='shop/retry.py', line=3, text='MAX_RETRIES = 3')" in output["preview"]
+    assert "shop/retry.py:3: MAX_RETRIES = 3" in output["preview"]
     written = read_trace(Path(result["trace_file"]))
     assert [e["seq"] for e in written] == [e["seq"] for e in events(lsp)]
     assert Path(result["trace_file"]).is_relative_to(tmp_path / "cache" / "traces")
@@ -91,7 +91,7 @@ async def test_progress_begin_reports_each_step_and_ends(
 ) -> None:
     script = write_script(
         tmp_path / "script.json",
-        replies=[repl("print(len(repo.files()))"), "FINAL(Five files: shop/retry.py:1.)"] * 2,
+        replies=[repl("print(len(repo.files()))"), "FINAL(Five files: shop/retry.py:3.)"] * 2,
     )
     await open_repo(lsp, small_repo, script)
     # No token in the request: the server creates one, since the client can show progress.

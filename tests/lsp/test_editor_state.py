@@ -20,7 +20,7 @@ LOOK = repl("print(repo.read('shop/retry.py', 3, 3).strip())\nprint(repo.grep('N
 
 
 def look(question: str) -> dict[str, object]:
-    return {"match": question, "turns": [LOOK, "FINAL(See shop/retry.py:3 and shop/retry.py:14.)"]}
+    return {"match": question, "turns": [LOOK, "FINAL(See shop/retry.py:3 and shop/retry.py:15.)"]}
 
 
 async def test_the_engine_reads_open_buffers_not_the_disk(
@@ -40,7 +40,7 @@ async def test_the_engine_reads_open_buffers_not_the_disk(
     first = await command(lsp, wire.ASK, {"question": "first look"})
     output = events(lsp, "output")[-1]["preview"]
     assert output.startswith("MAX_RETRIES = 7") and "NEW_FLAG = True" in output
-    # Line 14 exists only in the buffer, and the citation check sees the buffer too.
+    # Line 15 exists only in the buffer, and the citation check sees the buffer too.
     assert [c["verified"] for c in first["cited"]] == [True, True]
 
     # An incremental edit: 7 becomes 9.
@@ -56,7 +56,7 @@ async def test_the_engine_reads_open_buffers_not_the_disk(
     await command(lsp, wire.ASK, {"question": "second look"})
     assert events(lsp, "output")[-1]["preview"].startswith("MAX_RETRIES = 9")
 
-    # Closed without saving: the disk again, and line 14 is gone.
+    # Closed without saving: the disk again, and line 15 is gone.
     lsp.text_document_did_close(
         types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(retry.as_uri()))
     )
@@ -71,7 +71,7 @@ async def test_the_engine_reads_open_buffers_not_the_disk(
         types.DidOpenTextDocumentParams(types.TextDocumentItem(new.as_uri(), "python", 1, "NEW_FLAG = 1\n"))
     )
     await command(lsp, wire.ASK, {"question": "new file"})
-    assert "Hit(path='shop/flags.py', line=1, text='NEW_FLAG = 1')" in events(lsp, "output")[-1]["preview"]
+    assert "shop/flags.py:1: NEW_FLAG = 1" in events(lsp, "output")[-1]["preview"]
 
 
 async def test_a_saved_file_joins_the_listing_and_the_symbol_index_before_the_next_run(

@@ -111,7 +111,7 @@ async def test_an_ask_answers_about_the_folder_it_names_and_cites_only_that_fold
     billing = await command(lsp, wire.ASK, {"question": "in billing", "folder": billing_repo.as_uri()})
     assert billing["folder"] == billing_repo.as_uri()
     assert events(lsp, "output")[-1]["preview"] == (
-        "[Hit(path='billing/invoice.py', line=1, text='MAX_RETRIES = 9')]"
+        "[billing/invoice.py:1: MAX_RETRIES = 9]"
     )
     assert cited_files(billing) == [(billing_repo.resolve() / "billing/invoice.py").as_uri()]
     assert [(c["path"], c["verified"]) for c in billing["cited"]] == [
@@ -121,7 +121,7 @@ async def test_an_ask_answers_about_the_folder_it_names_and_cites_only_that_fold
 
     shop = await command(lsp, wire.ASK, {"question": "in shop", "folder": small_repo.as_uri()})
     assert shop["folder"] == small_repo.as_uri()
-    assert "Hit(path='shop/retry.py', line=3" in events(lsp, "output")[-1]["preview"]
+    assert "shop/retry.py:3: " in events(lsp, "output")[-1]["preview"]
     assert cited_files(shop) == [(small_repo.resolve() / "shop/retry.py").as_uri()]
 
     # A document inside a folder names that folder.

@@ -37,7 +37,7 @@ async def test_cancel_request_kills_the_block_answers_partially_and_the_session_
             {"match": "slow question", "turns": [SLEEP]},
             {
                 "match": "next question",
-                "turns": [repl("print(len(repo.files()))"), "FINAL(5: shop/retry.py:1)"],
+                "turns": [repl("print(len(repo.files()))"), "FINAL(5: shop/retry.py:3)"],
             },
         ],
     )
@@ -60,7 +60,7 @@ async def test_cancel_request_kills_the_block_answers_partially_and_the_session_
 
     # The same session answers the next question, in a fresh worker.
     again = await command(lsp, wire.ASK, {"question": "next question"})
-    assert again["answer"] == "5: shop/retry.py:1" and again["partial"] is False
+    assert again["answer"] == "5: shop/retry.py:3" and again["partial"] is False
     assert events(lsp, "output")[-1]["preview"] == "5"
     status = await command(lsp, wire.STATUS)
     assert status["runs"]["active"] == 0
@@ -94,7 +94,7 @@ async def test_two_asks_at_once_each_with_its_own_worker_and_a_busy_error_past_t
 
     script = write_script(
         tmp_path / "script.json",
-        conversations=[turns("first", "shop/retry.py:3"), turns("second", "shop/orders.py:5")],
+        conversations=[turns("first", "shop/retry.py:3"), turns("second", "shop/orders.py:4")],
     )
     await open_repo(lsp, small_repo, script, max_runs=2)
     first = asyncio.ensure_future(command(lsp, wire.ASK, {"question": "first question"}))
@@ -117,7 +117,7 @@ async def test_two_asks_at_once_each_with_its_own_worker_and_a_busy_error_past_t
     assert busy.value.code == wire.ErrorCodes.BUSY and "maxRuns" in busy.value.message
 
     one, two = await first, await second
-    assert one["answer"] == "First: shop/retry.py:3" and two["answer"] == "Second: shop/orders.py:5"
+    assert one["answer"] == "First: shop/retry.py:3" and two["answer"] == "Second: shop/orders.py:4"
     assert one["trace_id"] != two["trace_id"]
     outputs = {e["run"]: e["preview"] for e in events(lsp, "output")}
     assert outputs[one["trace_id"]] == "first" and outputs[two["trace_id"]] == "second"

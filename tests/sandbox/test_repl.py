@@ -161,6 +161,9 @@ async def test_final_and_final_var(sandbox: Sandbox) -> None:
     assert (await sandbox.execute("answer = ['a', 1]\nFINAL_VAR('answer')")).final == "['a', 1]"
     assert (await sandbox.execute("FINAL_VAR(answer)")).final == "['a', 1]"
     assert (await sandbox.execute("FINAL_VAR('plain text, not a name')")).final == "plain text, not a name"
+    # A variable's name that was never assigned is an error the model sees, not the answer "answer".
+    missing = await sandbox.execute("FINAL_VAR('answr')")
+    assert missing.final is None and "no variable named answr" in missing.output
     assert (await sandbox.execute("FINAL(42)")).final == "42"
     result = await sandbox.execute("FINAL('partial')\n1/0")
     assert result.final == "partial" and result.error is not None

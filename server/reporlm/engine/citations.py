@@ -1,4 +1,11 @@
-"""Finding the `path:line` citations in an answer and checking each one against the repository."""
+"""Finding the `path:line` citations in an answer and checking each one against the repository.
+
+A citation is *verified* when its file is in the repository, its lines exist, and the run saw it:
+the line appeared in what the model's code got back from the repository, in a REPL output or in
+the evidence block, or it is the definition line of a symbol the answer names beside it. A line
+that exists but that the run never saw is "not seen": still a place in the repository (shown and
+linked), but nothing the model read vouches for it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,77 @@ class LineSource(Protocol):
         ...
 
 
+NOT_SEEN = "not seen in this run"
+MAX_DEFINITION_CHECKS = 50
+MAX_NAMES_PER_LINE = 20
+"""Citations checked against the definitions named beside them (a lookup each); the rest need seen lines."""
+# `path:12`, `path:12-30`, `path 12` (print(h.path, h.line)), `path::Name (line 12)` (the evidence).
+_SEEN_IN_TEXT = re.compile(
+    r"(?P<path>(?:[\w@+\-.]+/)*[\w@+\-.]*[\w\-]\.[A-Za-z][A-Za-z0-9_]*)"
+    r"(?:::[\w.<>]+ \(line |:| +)(?P<start>\d+)(?:-(?P<end>\d+))?"
+)
+_NAME_NEAR = re.compile(r"[A-Za-z_][\w]*(?:(?:\.|::)[A-Za-z_][\w]*)*")
+_MAP_ENTRY = re.compile(r"^\s+(\d+): ")
+
+
+class SeenLines:
+    """The lines of each file a run has seen: returned by a repository call, printed, or in the evidence."""
+
+    def __init__(self) -> None:
+        self._points: dict[str, set[int]] = {}
+        self._ranges: dict[str, list[tuple[int, int]]] = {}
+
+    def add(self, path: str, start: int, end: int | None = None) -> None:
+        if end is None or end == start:
+            self._points.setdefault(path, set()).add(start)
+        else:
+            self._ranges.setdefault(path, []).append((start, end))
+
+    def add_text(self, text: str) -> None:
+        """Every `path:line` (or `path line`) a printed text shows."""
+        for m in _SEEN_IN_TEXT.finditer(text):
+            start = int(m.group("start"))
+            self.add(m.group("path").removeprefix("./"), start)
+            if m.group("end"):
+                self.add(m.group("path").removeprefix("./"), int(m.group("end")))
+
+    def add_map(self, text: str) -> None:
+        """The definitions a repository map lists: a path line, then `  12: signature` lines."""
+        path = None
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                path = line.strip() if "/" in line or "." in line else None
+                continue
+            m = _MAP_ENTRY.match(line)
+            if path and m:
+                self.add(path, int(m.group(1)))
+
+    def add_value(self, value: object, path: str | None = None) -> None:
+        """The places a repository call returned: records with a path and lines, lists of them."""
+        if isinstance(value, list | tuple):
+            for item in value[:100_000]:
+                self.add_value(item, path)
+            return
+        where = getattr(value, "path", None) or path
+        line = getattr(value, "line", None)
+        if isinstance(where, str) and isinstance(line, int):
+            self.add(where, line)
+            for attribute in ("end_line",):
+                other = getattr(value, attribute, None)
+                if isinstance(other, int):
+                    self.add(where, other)
+            calls = getattr(value, "calls", None)
+            if isinstance(calls, list | tuple):
+                for call in calls:
+                    if isinstance(call, int):
+                        self.add(where, call)
+
+    def covers(self, path: str, start: int, end: int) -> bool:
+        if any(start <= line <= end for line in self._points.get(path, ())):
+            return True
+        return any(a <= end and start <= b for a, b in self._ranges.get(path, ()))
+
+
 @dataclass(frozen=True)
 class Citation:
     path: str
@@ -29,7 +107,12 @@ class Citation:
     end: int
     verified: bool
     reason: str = ""
-    """Why verification failed (empty when verified)."""
+    """Why verification failed (empty when verified); NOT_SEEN for a real line the run never saw."""
+
+    @property
+    def exists(self) -> bool:
+        """The lines are in the repository (verified, or real but not seen)."""
+        return self.verified or self.reason == NOT_SEEN
 
     def label(self) -> str:
         return f"{self.path}:{self.start}" + (f"-{self.end}" if self.end != self.start else "")
@@ -48,10 +131,12 @@ def extract(answer: str) -> list[tuple[str, int, int]]:
     return list(seen)
 
 
-def verify(answer: str, repo: LineSource) -> list[Citation]:
-    """Check each citation: the file is in the repository and the lines exist."""
+def verify(answer: str, repo: LineSource, seen: SeenLines | None = None) -> list[Citation]:
+    """Check each citation: the file is in the repository and the lines exist, and (given what the
+    run has `seen`) the run saw them or they define a symbol the answer names beside them."""
     out: list[Citation] = []
     counts: dict[str, int | str] = {}
+    checks = 0
     for path, start, end in extract(answer):
         if path not in counts:
             try:
@@ -63,9 +148,38 @@ def verify(answer: str, repo: LineSource) -> list[Citation]:
             out.append(Citation(path, start, end, False, count))
         elif start < 1 or end > count:
             out.append(Citation(path, start, end, False, f"{path} has {count} lines"))
-        else:
+        elif seen is None or seen.covers(path, start, end):
             out.append(Citation(path, start, end, True))
+        else:
+            checks += 1
+            named = checks <= MAX_DEFINITION_CHECKS and _defines_a_named_symbol(answer, path, start, repo)
+            out.append(Citation(path, start, end, named, "" if named else NOT_SEEN))
     return out
+
+
+def _defines_a_named_symbol(answer: str, path: str, line: int, repo: LineSource) -> bool:
+    """Whether the answer's line that cites `path:line` names a symbol defined there (a decorator
+    or two above the name counts)."""
+    definitions = getattr(repo, "definitions", None)
+    if not callable(definitions):
+        return False
+    cited = f"{path}:{line}"
+    for text_line in answer.splitlines():
+        if cited not in text_line:
+            continue
+        rest = text_line.replace(cited, " ")
+        # Backticked names first, then the line's other words (a prose word defined at exactly the
+        # cited line is the name being cited, too).
+        names = [t.strip().removesuffix("()") for t in _BACKTICKED.findall(rest)]
+        names += [m.group(0) for m in _NAME_NEAR.finditer(rest)]
+        for name in [n for n in dict.fromkeys(names) if _NAME_NEAR.fullmatch(n)][:MAX_NAMES_PER_LINE]:
+            try:
+                found = definitions(name.replace("::", "."))
+            except Exception:
+                continue
+            if any(d.path == path and d.line - 3 <= line <= d.line for d in found[:50]):
+                return True
+    return False
 
 
 # -- the places a change plan names: files and symbols as well as line citations ---------------

@@ -32,7 +32,11 @@ class EngineOptions:
     """After this many corrected turns in a row the model is stuck: it is asked to answer now."""
     retry_temperature: float = 0.7
     """Sampling temperature of the turn after a nudge (otherwise 0: greedy)."""
-    prompt_version: str = "v1"
+    prompt_version: str = "v2"
+    map_tokens: int = 1200
+    """Budget of the ranked repository map in the repository context (prompt v2) or question (v1)."""
+    evidence_tokens: int = 600
+    """Budget of the evidence block, what the index knows about the question's names (prompt v2)."""
     trace_retention: TraceRetention | None = field(default_factory=TraceRetention)
     """Applied to a run's trace folder when the run starts its trace; None keeps every trace."""
 

@@ -12,7 +12,9 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
+PROMPT_VERSIONS = ("v1", "v2")
+"""Every version ships in engine/prompts/; the older ones stay selectable so runs can compare them."""
 TASKS = ("plan", "explain")
 """Task templates every prompt version ships, as `<name>.md` next to its system prompt."""
 
@@ -29,8 +31,12 @@ class PromptSet:
     tasks: dict[str, str] = field(default_factory=dict)
     """Question templates for tasks other than a plain question ("plan", "explain"), by file stem."""
 
-    def system(self, *, functions: str, max_iterations: int) -> str:
-        return Template(self._system).substitute(functions=functions, max_iterations=max_iterations)
+    def system(self, *, max_iterations: int, **listings: str) -> str:
+        """The system prompt; `listings` fill ${functions}, ${functions_short}, ${records}."""
+        return Template(self._system).substitute(max_iterations=max_iterations, **listings)
+
+    def has(self, key: str) -> bool:
+        return key in self._messages
 
     def message(self, key: str, /, **values: object) -> str:
         return Template(self._messages[key]).substitute({k: str(v) for k, v in values.items()})
@@ -47,6 +53,8 @@ def model_family(model: str) -> str:
 
 @cache
 def load_prompts(model: str, version: str = PROMPT_VERSION) -> PromptSet:
+    if version not in PROMPT_VERSIONS:
+        raise ValueError(f"unknown prompt version {version!r}; choose one of: {', '.join(PROMPT_VERSIONS)}")
     folder = resources.files("reporlm.engine") / "prompts" / version
     family = model_family(model)
     variant = folder / f"system.{family}.md"

@@ -9,9 +9,10 @@ in one of the tuples below; the host dispatches calls through the same table.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 from typing import Any
@@ -24,9 +25,9 @@ REPO_API = (
     "callers",
     "subclasses",
     "importers",
+    "references",
     "search",
     "symbol_at",
-    "references",
     "outline",
     "symbols",
     "read",
@@ -39,6 +40,18 @@ GIT_API = ("log", "blame", "diff", "show", "status", "head")
 """`GitHistory` members the model uses as `repo.git.<name>` (`head` is a property, read as a value)."""
 MODEL_API = ("llm_query", "llm_query_batched", "rlm_query")
 """Methods of the run the model calls by their bare names."""
+SHORT_LIST = (
+    "repo.definitions",
+    "repo.callers",
+    "repo.subclasses",
+    "repo.importers",
+    "repo.search",
+    "repo.read",
+    "repo.grep",
+    "repo.files",
+    "llm_query",
+)
+"""What the short listing for small models describes one line each; the rest it only names."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,57 @@ def describe(table: Mapping[str, ReplFunction], values: Mapping[str, object] | N
         "- `FINAL_VAR(name)`: end the session with the text held in the variable `name`.",
     ]
     return "\n".join(lines)
+
+
+def describe_short(table: Mapping[str, ReplFunction], values: Mapping[str, object] | None = None) -> str:
+    """A shorter list for small models: the main functions one line each (no `max_results` knobs),
+    the rest named on one line (`help(name)` in the REPL explains any of them)."""
+    lines = []
+    others = []
+    for name, entry in table.items():
+        if name not in SHORT_LIST:
+            call = name if entry.is_property else re.sub(r"=[^,)]*", "", entry.signature.split(" ->")[0])
+            others.append(name if entry.is_property else name + call)
+            continue
+        signature = re.sub(r",? ?max_results=\d+", "", entry.signature).replace("(, ", "(")
+        lines.append(f"- `{name}{signature}`: {fill(entry.summary, values)}")
+    lines.append("- `FINAL_VAR(name)`: end with the text held in the variable `name` as the answer.")
+    if others:
+        lines.append(f"Also: {', '.join(others)}. `help(name)` explains any of them.")
+    return "\n".join(lines)
+
+
+def describe_records(classes: Sequence[type]) -> str:
+    """`Symbol(name, kind, path, line, ...)` for each record the functions return: what `.x` exists.
+
+    A record that extends another listed one shows only what it adds: `Caller(Symbol + calls)`.
+    """
+    parts = []
+    for cls in classes:
+        base = next((b for b in cls.__mro__[1:] if b in classes), None)
+        names = _attributes(cls)
+        if base is not None:
+            added = [n for n in names if n not in _attributes(base)]
+            parts.append(f"{cls.__name__}({base.__name__} + {', '.join(added)})")
+        else:
+            parts.append(f"{cls.__name__}({', '.join(names)})")
+    return "Records print as `path:line ...`; their attributes: " + "; ".join(parts) + "."
+
+
+def _attributes(cls: type) -> list[str]:
+    computed = [
+        name
+        for klass in reversed(cls.__mro__)
+        for name, member in vars(klass).items()
+        if isinstance(member, property) and not name.startswith("_")
+    ]
+    return [f.name for f in dataclasses.fields(cls)] + list(dict.fromkeys(computed))
+
+
+def record_names(table: Mapping[str, ReplFunction]) -> set[str]:
+    """Capitalised names in the functions' return types: the records the model may get back."""
+    returns = (entry.signature.rpartition("->")[2] for entry in table.values())
+    return {name for text in returns for name in re.findall(r"\b[A-Z]\w+", text)} - {"None"}
 
 
 def sandbox_table(

@@ -13,28 +13,38 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reporlm.engine.budget import Budget, BudgetExhausted
-from reporlm.engine.citations import verify
+from reporlm.engine.citations import SeenLines, verify
+from reporlm.engine.evidence import gather as gather_evidence
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.parsing import find_code, find_final, normalize_code, truncate
 from reporlm.engine.prompting import PromptSet, load_prompts
-from reporlm.engine.repl_functions import build_table, describe, sandbox_table
+from reporlm.engine.repl_functions import (
+    SHORT_LIST,
+    build_table,
+    describe,
+    describe_records,
+    describe_short,
+    record_names,
+    sandbox_table,
+)
 from reporlm.engine.result import RunResult
 from reporlm.engine.trace import Tracer, preview
 from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
 from reporlm.workspace import Repo, WorkspaceError
-from reporlm.workspace.history import GitHistory
+from reporlm.workspace.history import BlameLine, Change, Commit, GitHistory, Head
+from reporlm.workspace.search import Hit
+from reporlm.workspace.symbols import Caller, Importer, Match, Subclass, Symbol
 from reporlm.workspace.tree import human_size
 
 log = logging.getLogger(__name__)
 
-REPO_MAP_TOKENS = 1200
-"""Budget of the ranked repository map in the first message: a small model has a 16K window."""
 _CODE_FENCES = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_PATH_TOKEN = re.compile(r"[\w@+\-./]+\.[A-Za-z]\w*")
 
 
 @dataclass
@@ -101,12 +111,21 @@ class RLMRun:
         self.started = time.monotonic()
         self.prompts: PromptSet = load_prompts(runtime.models.root_model, runtime.options.prompt_version)
         self._seen_code: dict[str, int] = {}
+        """Each block the model ran (normalized) -> the turn it last ran in."""
+        self._failed_code: set[str] = set()
+        """Blocks whose last run raised."""
+        self._last_success = 0
+        """The last turn whose block ran without raising."""
         self._last_output = ""
         self._looked = False
         """Whether the model's code has called anything (repo, llm_query, rlm_query) in this run."""
         self._refused_finals: set[str] = set()
         """Which answer checks have already turned a FINAL down in this run (each does so once)."""
         self.variables: list[str] = []
+        self._pinned = 0
+        self.seen = SeenLines()
+        """What this run has seen of the repository: a citation is verified only against it."""
+        """How many first messages (system, example, context, question) are never elided."""
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -123,20 +142,14 @@ class RLMRun:
         own_sandbox = self.sandbox is None
         if self.sandbox is None:
             self.sandbox = await self.runtime.start_sandbox(self.handle_call)
-        # The map needs the symbol index, which a first run on a large repository builds: off the loop.
-        summary = await asyncio.to_thread(describe_repo, self.repo, self.question)
         try:
-            messages = [
-                Message(
-                    "system",
-                    self.prompts.system(
-                        functions=describe(FUNCTIONS, self.runtime.options.doc_values()),
-                        max_iterations=self.budget.limits.max_iterations,
-                    ),
-                ),
-                *(Message(role, text) for role, text in self.prompts.example),  # type: ignore[arg-type]
-                Message("user", self._question_message(summary)),
-            ]
+            # The map and the evidence need the symbol index, which a first run on a large
+            # repository builds: off the loop.
+            messages, evidence = await asyncio.to_thread(self._first_messages)
+            self._pinned = len(messages)
+            if evidence:
+                self.seen.add_text(evidence)
+                self._emit("evidence", chars=len(evidence), text=evidence)
             answer, reason = await self._loop(messages)
             if answer is None:
                 answer = await self._answer_now(messages, reason)
@@ -155,7 +168,7 @@ class RLMRun:
             answer=answer,
             partial=partial,
             reason=reason,
-            citations=verify(answer, self.repo),
+            citations=verify(answer, self.repo, self.seen),
             iterations=self.budget.spend.iterations,
             sub_calls=self.budget.spend.sub_calls,
             root_usage=self.budget.spend.root_usage,
@@ -223,13 +236,19 @@ class RLMRun:
         if code is None:
             return await self._step_without_code(reply)
         key = normalize_code(code)
-        if key in self._seen_code:
-            self._emit("nudge", why="repeated code", previous=self._seen_code[key])
-            return _Step(
-                feedback=self.prompts.message("repeated_code", previous=self._seen_code[key]), nudged=True
-            )
+        previous = self._seen_code.get(key)
+        # Code that failed may run again once other code has run since (it may now have what it
+        # lacked, a variable defined by a later block); code that ran fine would only repeat itself.
+        if previous is not None and not (key in self._failed_code and self._last_success > previous):
+            self._emit("nudge", why="repeated code", previous=previous)
+            return _Step(feedback=self.prompts.message("repeated_code", previous=previous), nudged=True)
         self._seen_code[key] = n
         result = await self._execute(code)
+        if result.error:
+            self._failed_code.add(key)
+        else:
+            self._failed_code.discard(key)
+            self._last_success = n
         if result.final is not None:
             return _Step(final=result.final)
         feedback = self._output_message(n, result)
@@ -244,17 +263,34 @@ class RLMRun:
         """
         if not self.runtime.options.require_evidence or self.budget.iterations_left() == 0:
             return None
+        if not answer.strip() and "empty_answer" not in self._refused_finals:
+            self._refused_finals.add("empty_answer")
+            self._emit("nudge", why="empty answer")
+            return self.prompts.message("empty_answer")
         if not self._looked and "look_first" not in self._refused_finals:
             self._refused_finals.add("look_first")
             self._emit("nudge", why="answer before looking at the repository")
             return self.prompts.message("look_first")
-        citations = verify(answer, self.repo)
-        if not any(c.verified for c in citations) and "bad_citations" not in self._refused_finals:
-            self._refused_finals.add("bad_citations")
-            problems = "; ".join(f"{c.label()}: {c.reason}" for c in citations[:5]) or "no `path:line` at all"
-            self._emit("nudge", why="no verified citation", problems=problems)
-            return self.prompts.message("bad_citations", problems=problems)
-        return None
+        citations = verify(answer, self.repo, self.seen)
+        if any(c.verified for c in citations):
+            return None
+        if any(c.exists for c in citations):
+            if "unseen_citations" in self._refused_finals:
+                return None
+            self._refused_finals.add("unseen_citations")
+            problems = ", ".join(c.label() for c in citations[:5])
+            self._emit("nudge", why="no citation the run saw", problems=problems)
+            return self.prompts.message("unseen_citations", problems=problems)
+        if "bad_citations" in self._refused_finals or (not citations and self._names_a_file(answer)):
+            return None  # an answer that lists files or `path::name`s is grounded without line numbers
+        self._refused_finals.add("bad_citations")
+        problems = "; ".join(f"{c.label()}: {c.reason}" for c in citations[:5]) or "no `path:line` at all"
+        self._emit("nudge", why="no verified citation", problems=problems)
+        return self.prompts.message("bad_citations", problems=problems)
+
+    def _names_a_file(self, answer: str) -> bool:
+        files = set(self.repo.files())
+        return any(token.removeprefix("./") in files for token in _PATH_TOKEN.findall(answer[:100_000]))
 
     async def _step_without_code(self, reply: str) -> _Step:
         marker = find_final(reply)
@@ -274,6 +310,7 @@ class RLMRun:
     async def _execute(self, code: str) -> ExecResult:
         self._emit("code", code=code)
         result = await self._sandbox().execute(code)
+        self.seen.add_text(result.output)
         self._last_output = result.output
         self.variables = result.variables
         self._emit(
@@ -368,7 +405,7 @@ class RLMRun:
         room = window - self.runtime.options.root_max_tokens
         fitted = list(messages)
         # Keep the system prompt, the example, the question and the last exchange; elide outputs in between.
-        first = 2 + len(self.prompts.example)
+        first = self._pinned
         for i in range(first, max(first, len(fitted) - 2)):
             if _estimate_tokens(fitted) <= room:
                 break
@@ -397,9 +434,26 @@ class RLMRun:
                 raise TypeError(f"{name}{entry.signature}: {exc}") from None
             if entry.is_async:
                 return await function(*args, **kwargs)
-            return await asyncio.to_thread(function, *args, **kwargs)
+            value = await asyncio.to_thread(function, *args, **kwargs)
+            self._saw(entry.attribute, inspect.signature(function).bind(*args, **kwargs), value)
+            return value
         except WorkspaceError as exc:
             raise ValueError(str(exc)) from None
+
+    def _saw(self, function: str, call: inspect.BoundArguments, value: Any) -> None:
+        """Remember which lines a repository call showed the model's code."""
+        call.apply_defaults()
+        path = call.arguments.get("path")
+        if isinstance(value, str) and isinstance(path, str):
+            if function == "read":
+                start, end = call.arguments.get("start"), call.arguments.get("end")
+                first = start if isinstance(start, int) else 1
+                self.seen.add(path, first, end if isinstance(end, int) else first + value.count("\n"))
+            elif function == "outline":
+                for line in re.findall(r"^ *(\d+)  ", value, re.MULTILINE):
+                    self.seen.add(path, int(line))
+            return
+        self.seen.add_value(value, path if isinstance(path, str) else None)
 
     # -- the model functions of the REPL (their docstrings are what the model reads) ----------
 
@@ -513,20 +567,52 @@ class RLMRun:
         assert self.sandbox is not None, "run() starts the sandbox"
         return self.sandbox
 
-    def _question_message(self, summary: str) -> str:
-        return self.prompts.message(
-            "question",
-            name=self.repo.root.name + (f" (folder {self.repo.scope})" if self.repo.scope else ""),
-            summary=summary,
-            session_note=self.session_note,
-            question=self.question,
+    def _first_messages(self) -> tuple[list[Message], str]:
+        """System prompt, example, then the question, laid out from most to least shared; and the
+        evidence block the question message holds (empty for prompt v1).
+
+        Prompt v2 (and later) sends the repository context (summary and unpersonalized map, the
+        same for every question on this revision) as a message of its own, then the evidence block
+        and the question; each shared part ends with a cache mark. v1 sends one question message
+        with the map personalized to the question.
+        """
+        options = self.runtime.options
+        values = options.doc_values()
+        system = self.prompts.system(
+            functions=describe(FUNCTIONS, values),
+            functions_short=describe_short(FUNCTIONS, values),
+            records=describe_records(RECORD_TYPES),
+            records_short=describe_records(SHORT_RECORD_TYPES),
+            max_iterations=self.budget.limits.max_iterations,
         )
+        example = [Message(role, text) for role, text in self.prompts.example]  # type: ignore[arg-type]
+        messages = [Message("system", system, cache=not example), *example]
+        if example:
+            messages[-1] = replace(messages[-1], cache=True)
+        name = self.repo.root.name + (f" (folder {self.repo.scope})" if self.repo.scope else "")
+        if not self.prompts.has("repository"):
+            summary = describe_repo(self.repo, self.question, options.map_tokens)
+            self.seen.add_map(summary)
+            text = self.prompts.message(
+                "question", name=name, summary=summary, session_note=self.session_note, question=self.question
+            )
+            return [*messages, Message("user", text)], ""
+        summary = describe_repo(self.repo, "", options.map_tokens)
+        self.seen.add_map(summary)
+        context = self.prompts.message("repository", name=name, summary=summary)
+        evidence = gather_evidence(
+            self.repo, self.question, options.evidence_tokens, head=self.prompts.message("evidence_head")
+        )
+        question = self.prompts.message(
+            "question", evidence=evidence, question=self.question, session_note=self.session_note
+        )
+        return [*messages, Message("user", context, cache=True), Message("user", question)], evidence
 
     def _emit(self, kind: str, **data: Any) -> None:
         self.runtime.tracer.emit(kind, depth=self.depth, **data)
 
 
-def describe_repo(repo: Repo, question: str = "", map_tokens: int = REPO_MAP_TOKENS) -> str:
+def describe_repo(repo: Repo, question: str = "", map_tokens: int = 1200) -> str:
     """Metadata about the repository instead of its text: size, languages, top-level tree, and
     a ranked map of its key files and definitions, personalized to names in the question."""
     s = repo.summary()
@@ -547,3 +633,9 @@ def _estimate_tokens(messages: list[Message]) -> int:
 
 FUNCTIONS = build_table(Repo, GitHistory, RLMRun)
 """Every name of the model's REPL, documented from the methods themselves (see repl_functions)."""
+RECORD_TYPES = (Symbol, Caller, Subclass, Importer, Match, Hit, Commit, BlameLine, Change, Head)
+"""The records those functions return, whose attributes the system prompt lists."""
+SHORT_RECORD_TYPES = tuple(
+    cls for cls in RECORD_TYPES if cls.__name__ in record_names({n: FUNCTIONS[n] for n in SHORT_LIST})
+)
+"""The records of the short listing small models get."""

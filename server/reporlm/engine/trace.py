@@ -23,6 +23,7 @@ Listener = Callable[[Event], None]
 
 KINDS = (
     "run_start",  # question, repo, models, limits
+    "evidence",  # what the index knew about the question's names, sent in the first message
     "iteration",  # n, max
     "model_call",  # root model turn finished: tokens, seconds, text
     "code",  # the block about to run

@@ -13,6 +13,10 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
+    cache: bool = False
+    """The conversation up to the end of this message is a stable prefix that other calls share
+    (the same system prompt and example for every question, the same repository context for every
+    question about one revision): a client may keep it in a prompt cache."""
 
 
 @dataclass

@@ -11,7 +11,8 @@ provider only). The file holds:
     }
 
 `replies` are used in order by whichever call comes next. `conversations` answer the calls that
-remain: the first whose `match` (a regex) is found in the conversation's first user message gives
+remain: the first whose `match` (a regex) is found in the conversation's opening user messages (the
+repository context and the question) gives
 its turn number n (counting the model's earlier replies in that conversation) its `turns[n]`, so
 concurrent runs each follow their own script. A reply is a string, or `{"error": message,
 "status": code}` to fail like a provider. `latency` seconds pass per call without blocking.
@@ -47,8 +48,13 @@ def load_script(path: str | Path) -> ModelClient:
     latency = float(data.get("latency", 0.0))
 
     def by_conversation(messages: Sequence[Message]) -> str:
-        users = [m.content for m in messages if m.role == "user"]
-        first = users[0] if users else ""
+        opening = []
+        for m in messages:
+            if m.role == "assistant":
+                break
+            if m.role == "user":
+                opening.append(m.content)
+        first = "\n".join(opening)
         turn = sum(m.role == "assistant" for m in messages)
         for pattern, turns in conversations:
             if pattern.search(first):

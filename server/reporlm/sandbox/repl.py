@@ -270,8 +270,13 @@ class Repl:
     def _make_final_var(self) -> Callable[[Any], None]:
         def FINAL_VAR(name: Any) -> None:
             """End the run with the value of the variable ``name`` as the answer (or with the value
-            itself when it is not the name of a variable)."""
-            if isinstance(name, str) and name.isidentifier() and name in self._namespace:
+            itself when it is text that is not a variable's name, such as the answer itself)."""
+            if isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name):
+                if name not in self._namespace:
+                    # A name the model meant to define; answering with the bare name loses the answer.
+                    raise NameError(
+                        f"FINAL_VAR({name!r}): no variable named {name}; assign the answer to it first"
+                    )
                 self._final = str(self._namespace[name])
             else:
                 self._final = str(name)

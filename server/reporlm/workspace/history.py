@@ -149,7 +149,8 @@ class GitHistory:
 
     @property
     def head(self) -> Head:
-        """The checked-out commit, branch (None if detached), shallowness and dirty files."""
+        """(a value, not a call) The checked-out commit: .sha, .branch (None if detached), .detached,
+        .shallow, .subject, .date, .dirty (changed files)."""
         with self._lock:
             sha = (
                 self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", ok_codes=(0, 1)).strip()
@@ -165,7 +166,7 @@ class GitHistory:
         return Head(sha, branch, branch is None and sha is not None, shallow, subject, date, dirty)
 
     def status(self) -> list[Change]:
-        """Changed and untracked files of the work tree (in view), with their state."""
+        """Uncommitted changes of the work tree, as Changes (.path, .status: "modified", "untracked", ...)."""
         with self._lock:
             out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", self._spec(None))
         changes: list[Change] = []
@@ -183,7 +184,9 @@ class GitHistory:
         return changes
 
     def log(self, path: str | None = None, n: int = 20) -> list[Commit]:
-        """The last `n` commits (of `path`, following renames, when given), newest first."""
+        """The last `n` commits, newest first, of `path` if given (following renames).
+
+        Commits have .sha, .author, .date, .subject."""
         n = _positive(n, "n", MAX_LOG)
         args = ["log", f"-n{n}", f"--format=%H{_UNIT}%an{_UNIT}%aI{_UNIT}%s", "--end-of-options", "HEAD"]
         if path is not None:
@@ -199,7 +202,9 @@ class GitHistory:
         return commits
 
     def blame(self, path: str, start: int | None = None, end: int | None = None) -> list[BlameLine]:
-        """Who last changed each line of `path` (lines start..end, 1-based inclusive), at HEAD."""
+        """Who last changed each line of `path` (lines start..end), as BlameLines.
+
+        A BlameLine has .line, .sha, .author, .date, .text."""
         spec = self._spec(path, magic=False)
         args = ["blame", "--porcelain", "--no-textconv"]
         if start is not None or end is not None:
@@ -212,7 +217,7 @@ class GitHistory:
         return _parse_porcelain_blame(out)
 
     def diff(self, base: str, head: str | None = None, path: str | None = None) -> str:
-        """Unified diff from `base` to `head` (None: the work tree), optionally of one path."""
+        """The unified diff from revision `base` to `head` (None: the work tree), of one path if given."""
         revs = [_rev(base)] + ([_rev(head)] if head is not None else [])
         args = ["diff", "--no-ext-diff", "--no-textconv", "--no-color", "-M", "--end-of-options", *revs]
         args += ["--", self._spec(path)]
@@ -224,7 +229,7 @@ class GitHistory:
         return out
 
     def show(self, rev: str, path: str | None = None) -> str:
-        """The text of `path` at revision `rev`; without a path, the commit's message and stats."""
+        """The text of `path` at revision `rev`; without a path, the commit's message and changed files."""
         rev = _rev(rev)
         with self._lock:
             if path is None:

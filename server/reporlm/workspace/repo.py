@@ -167,10 +167,10 @@ class Repo:
     # ----- the API the model uses -----
 
     def files(self, pattern: str = "**/*", under: str | None = None) -> list[str]:
-        """Text files matching the glob `pattern`, optionally only below folder `under`.
+        """Paths of the text files matching the glob `pattern` (`*.py` matches at any depth).
 
-        `*.py` matches at any depth; a pattern with "/" matches the whole path, and when
-        `under` is given it may also be written relative to that folder.
+        A pattern with "/" matches the whole path, and when `under` (a folder) is given it may
+        also be written relative to that folder. Example: `repo.files("*.py", under="src")`.
         """
         folder = (self.scope or "") if under is None else self._folder(under, role="under", allow_file=True)
         return self._files_in(pattern, folder)
@@ -185,7 +185,10 @@ class Repo:
         ]
 
     def read(self, path: str, start: int | None = None, end: int | None = None) -> str:
-        """The text of `path`, or of its lines `start`..`end` (1-based, inclusive, clamped)."""
+        """The text of file `path`, or only its lines `start`..`end` (1-based, inclusive).
+
+        Example: `repo.read("src/app.py", 40, 60)`. Line numbers past the end are clamped.
+        """
         rel = self._file(path)
         text = self._text(rel)
         if start is None and end is None:
@@ -209,9 +212,11 @@ class Repo:
         under: str | None = None,
         max_results: int = 200,
     ) -> list[Hit]:
-        """Lines matching the Python regular expression `regex`, one Hit per line, file by file.
+        r"""Lines matching the regular expression `regex` (case-sensitive), as Hits (.path, .line, .text).
 
-        Stops after `max_results` hits. Files over 5 MB are skipped.
+        For text the index does not know: strings, settings, environment variables, comments.
+        `glob` filters files (`"*.py"`), `under` a folder. Stops after `max_results` hits; files
+        over 5 MB are skipped. Example: `repo.grep(r"TIMEOUT\s*=", glob="*.py")`.
         """
         matcher = Matcher(regex)
         if _check_int(max_results, "max_results") < 1:
@@ -231,7 +236,7 @@ class Repo:
         )
 
     def tree(self, under: str | None = None, depth: int = 2) -> str:
-        """Folders (and files) below `under`, `depth` levels deep, with file counts and sizes."""
+        """An overview of the folders below `under`, `depth` levels deep, with file counts and sizes."""
         if _check_int(depth, "depth") < 0:
             raise WorkspaceError(f"depth must be 0 or more, not {depth}")
         folder = (self.scope or "") if under is None else self._folder(under, role="under")
@@ -280,10 +285,12 @@ class Repo:
         kind: str | list[str] | None = None,
         max_results: int = 500,
     ) -> list[Symbol]:
-        """Definitions from tree-sitter, in a file or folder (`path`), by `name` ("parse",
-        "Parser.parse", "test_*") and `kind` ("class", "function", "method", ...).
+        """Definitions in a file or folder `path`, filtered by `name` and `kind`, as Symbols.
 
-        Files in languages without symbol support have none: see `repo.outline(path)`.
+        `name` may be "parse", "Parser.parse" or a pattern like "test_*"; `kind` one of "class",
+        "function", "method", "interface", "enum", "type", "module", "constant", "field",
+        "variable", "macro" (or a list of them). Files in languages without symbol support have
+        none. Example: `repo.symbols(path="src/models.py", kind="class")`.
         """
         limit = self._limit(max_results)
         by_kind = kind_matcher(kind)
@@ -307,7 +314,11 @@ class Repo:
         return found[:limit]
 
     def definitions(self, name: str, max_results: int = 100) -> list[Symbol]:
-        """Where `name` ("helper", "Order.submit") is defined: source first, tests last."""
+        """Where `name` is defined, as Symbols (.path, .line, .qualified), source before tests.
+
+        `name` is a plain or qualified name: "helper", "Order.submit".
+        Example: `repo.definitions("Order.submit")`.
+        """
         limit = self._limit(max_results)
         simple, by_name = name_matcher(name)
         paths_by_blob = self._symbol_view(None)
@@ -318,9 +329,9 @@ class Repo:
         return found[:limit]
 
     def references(self, name: str, max_results: int = 200) -> list[Hit]:
-        """Lines that use `name` (calls, imports, type uses, base classes), from tree-sitter.
+        """Lines that use `name` (calls, imports, type uses, base classes), as Hits.
 
-        Not a text search: `repo.grep` finds every mention, in any file.
+        Syntax-aware, unlike `repo.grep`, which finds every mention in any file.
         """
         limit = self._limit(max_results)
         simple, _ = name_matcher(name)
@@ -348,7 +359,7 @@ class Repo:
         return hits
 
     def outline(self, path: str) -> str:
-        """The definitions of one file with their signatures and line numbers, nested."""
+        """One file's definitions with their signatures and line numbers: far shorter than reading it."""
         rel = self._file(path)
         grammars = self._services.grammars
         grammar = grammars.for_path(rel)

@@ -1,0 +1,263 @@
+"""What the index already knows about a question: the evidence block of the first message.
+
+Before the root model's first turn the host resolves what the question names (identifiers, dotted
+names, paths, quoted strings) with the repository's own code-intelligence functions and writes a
+short block: where each name is defined, how many callers, subclasses and importers it has with the
+first few, where a name without a definition is mentioned, and the definitions that best match the
+question's words. It is metadata about the repository (places and names), never its text, and it
+is cut to a token budget. Nothing here knows any question wording: it reads names, not intents.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reporlm.workspace import Repo, WorkspaceError
+
+log = logging.getLogger(__name__)
+
+MAX_MENTIONS = 8
+"""Names resolved per question: a question that names more is rarely about all of them."""
+SHOWN = 4
+"""Items shown per list (callers, subclasses, ...); the count says how many there are."""
+SEARCH_HITS = 5
+
+_BACKTICKED = re.compile(r"`([^`\n]{1,200})`")
+_QUOTED = re.compile(r"""(?<![\w])["']([^"'\n]{2,120})["'](?![\w])""")
+# Code-looking tokens in prose: dotted or scoped names, snake_case, CamelCase with an inner capital,
+# and paths. Plain lowercase words are left to the search.
+_TOKEN = re.compile(r"[A-Za-z_][\w$]*(?:(?:\.|::|/)[A-Za-z_][\w$-]*)+/?|[A-Za-z_][\w$]*")
+_CODE_SHAPE = re.compile(r"_|[a-z][A-Z]|[A-Z].*[A-Z]|\.|::|/")
+
+
+@dataclass(frozen=True)
+class Mention:
+    text: str
+    quoted: bool
+    """Written in backticks or quotes: the asker meant this exact text."""
+
+
+def mentions(question: str) -> list[Mention]:
+    """The names, paths and strings a question mentions, most explicit first, without repeats."""
+    found: dict[str, Mention] = {}
+
+    def add(text: str, quoted: bool) -> None:
+        text = text.strip().strip(".,;:!?()").removesuffix("()")
+        if len(text) >= 2 and text not in found:
+            found[text] = Mention(text, quoted)
+
+    for match in _BACKTICKED.finditer(question):
+        add(match.group(1), True)
+    unquoted = _BACKTICKED.sub(" ", question)
+    for match in _QUOTED.finditer(unquoted):
+        if " " not in match.group(1).strip():
+            add(match.group(1), True)
+    for match in _TOKEN.finditer(unquoted):
+        token = match.group(0)
+        if _CODE_SHAPE.search(token.rstrip("./")):
+            add(token, False)
+    return list(found.values())[:MAX_MENTIONS]
+
+
+def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
+    """The evidence block for `question` (empty when nothing is known), at most about `max_tokens`."""
+    if max_tokens <= 0:
+        return ""
+    lines: list[str] = []
+    folders = [m.text.rstrip("/") for m in mentions(question) if _is_folder(repo, m.text)]
+    focus = folders[0] if len(folders) == 1 else None
+    for mention in mentions(question):
+        if mention.text.rstrip("/") in folders:
+            continue
+        try:
+            line = _describe(repo, mention, focus)
+        except (WorkspaceError, ValueError, TypeError) as exc:
+            log.debug("no evidence for %r: %s", mention.text, exc)
+            line = None
+        if line:
+            lines.append(line)
+    hits = _search_line(repo, question)
+    if hits:
+        lines.append(hits)
+    return _fit(head, lines, max_tokens)
+
+
+def _describe(repo: Repo, mention: Mention, focus: str | None) -> str | None:
+    text = mention.text
+    if "/" in text or _looks_like_file(text):
+        return _describe_path(repo, text)
+    name = text.replace("::", ".")
+    definitions = repo.definitions(name)
+    module = _module_file(repo, name) if "." in name and not definitions else None
+    if module is not None:
+        facts = [f"module {module}"]
+        facts += _listed("importing file", "importing files", _call(repo, "importers", name), focus)
+        return f"- `{text}`: " + "; ".join(facts)
+    if not definitions:
+        return _describe_mentions(repo, text, mention.quoted, focus)
+    facts = [_where(definitions)]
+    kinds = {d.kind for d in definitions}
+    if kinds & {"class", "interface", "struct", "trait"}:
+        facts += _listed("subclass", "subclasses", _call(repo, "subclasses", name), focus)
+    if kinds & {"function", "method"}:
+        facts += _listed("caller", "callers", _call(repo, "callers", name), focus)
+    elif "class" in kinds:  # a class's callers are what instantiates it: worth a line when there are some
+        facts += _listed("caller", "callers", _call(repo, "callers", name), focus, skip_empty=True)
+    importers = _call(repo, "importers", name)
+    facts += _listed("importing file", "importing files", importers, focus, skip_empty=True)
+    return f"- `{text}`: " + "; ".join(f for f in facts if f)
+
+
+def _where(definitions: Sequence[Any]) -> str:
+    shown = ", ".join(f"{d.kind} at {d.path}:{d.line}" for d in definitions[:3])
+    more = f" (and {len(definitions) - 3} more definitions)" if len(definitions) > 3 else ""
+    return shown + more
+
+
+def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -> str | None:
+    """Where a name with no definition appears in the text (a setting, a variable, a key)."""
+    if not quoted and not _CODE_SHAPE.search(text):
+        return None
+    hits = repo.grep(r"(?<![\w$])" + re.escape(text) + r"(?![\w$])", max_results=200)
+    if not hits:
+        return f"- `{text}`: no definition, and no line mentions it"
+    files = list(dict.fromkeys(h.path for h in hits))
+    places = [f"{h.path}:{h.line}" for h in _focused(hits, focus)[:SHOWN]]
+    count = f"{len(hits)}{'+' if len(hits) >= 200 else ''}"
+    return (
+        f"- `{text}`: no definition; mentioned on {_plural(count, 'line')} in {_plural(len(files), 'file')}"
+        + _focus_note(files, focus)
+        + f": {', '.join(places)}"
+    )
+
+
+def _describe_path(repo: Repo, text: str) -> str | None:
+    path = text.removeprefix("./").rstrip("/")
+    files = repo.files(under=path) if _is_folder(repo, path) else []
+    if files:
+        return f"- `{text}`: folder with {len(files)} files"
+    try:
+        lines = repo.line_count(path)
+    except WorkspaceError:
+        return None
+    definitions = repo.symbols(path=path, max_results=10_000)
+    return f"- `{text}`: file, {lines} lines, {len(definitions)} definitions (repo.outline shows them)"
+
+
+def _search_line(repo: Repo, question: str) -> str | None:
+    search = getattr(repo, "search", None)
+    if search is None:
+        return None
+    try:
+        found = search(question, k=SEARCH_HITS)
+    except (WorkspaceError, ValueError) as exc:
+        log.debug("no search evidence: %s", exc)
+        return None
+    if not found:
+        return None
+    shown = ", ".join(f"{_label(s)} (line {s.line})" for s in found)
+    return f"- definitions that best match the question's words: {shown}"
+
+
+def _listed(
+    singular: str, plural: str, items: list[Any] | None, focus: str | None, *, skip_empty: bool = False
+) -> list[str]:
+    """`3 callers (2 under src/): a.py::f, b.py::g, …`, or nothing when the function is unavailable."""
+    if items is None or (skip_empty and not items):
+        return []
+    labels = list(dict.fromkeys(_label(item) for item in _focused(items, focus)))
+    if not labels:
+        return [f"no {plural}"]
+    head = f"{len(labels)} {singular if len(labels) == 1 else plural}"
+    shown = ", ".join(labels[:SHOWN]) + (", …" if len(labels) > SHOWN else "")
+    return [head + _focus_note([_path_of(item) for item in items], focus) + ": " + shown]
+
+
+def _plural(count: int | str, noun: str) -> str:
+    return f"{count} {noun}" if str(count) == "1" else f"{count} {noun}s"
+
+
+def _focused(items: Sequence[Any], focus: str | None) -> list[Any]:
+    """Items in the folder the question names first (stable otherwise)."""
+    if not focus:
+        return list(items)
+    return sorted(items, key=lambda item: not _path_of(item).startswith(focus + "/"))
+
+
+def _focus_note(paths: Iterable[str], focus: str | None) -> str:
+    if not focus:
+        return ""
+    inside = sum(1 for p in dict.fromkeys(paths) if p.startswith(focus + "/"))
+    return f" ({inside} under {focus}/)"
+
+
+def _call(repo: Repo, function: str, name: str) -> list[Any] | None:
+    method: Callable[[str], list[Any]] | None = getattr(repo, function, None)
+    if method is None:
+        return None
+    try:
+        return list(method(name))
+    except (WorkspaceError, ValueError, TypeError) as exc:  # e.g. not supported for this language
+        log.debug("%s(%r): %s", function, name, exc)
+        return None
+
+
+def _label(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    qualified = getattr(item, "qualified", None)
+    return f"{item.path}::{qualified}" if qualified else str(getattr(item, "path", item))
+
+
+def _path_of(item: Any) -> str:
+    return item if isinstance(item, str) else str(getattr(item, "path", ""))
+
+
+def _module_file(repo: Repo, dotted: str) -> str | None:
+    """The file of a dotted module name (`pkg.mod` -> `src/pkg/mod.py`), if the repository has one."""
+    tail = dotted.replace(".", "/")
+    for candidate in (f"{tail}.py", f"{tail}/__init__.py"):
+        matches = [p for p in repo.files(f"**/{candidate}") if p == candidate or p.endswith("/" + candidate)]
+        if matches:
+            return min(matches, key=len)
+    return None
+
+
+def _looks_like_file(text: str) -> bool:
+    stem, dot, extension = text.rpartition(".")
+    return bool(dot and stem and extension in {"py", "pyi", "js", "ts", "go", "rs", "java", "toml", "cfg"})
+
+
+def _is_folder(repo: Repo, text: str) -> bool:
+    path = text.removeprefix("./").rstrip("/")
+    if "/" not in text and not text.endswith("/"):
+        return False
+    try:
+        return bool(repo.files(under=path)) and path not in repo.files(under=path)
+    except WorkspaceError:
+        return False
+
+
+def _fit(head: str, lines: list[str], max_tokens: int) -> str:
+    if not lines:
+        return ""
+    out = [head]
+    used = _tokens(head)
+    for line in lines:
+        cost = _tokens(line)
+        if used + cost > max_tokens:
+            if used + 12 <= max_tokens:
+                out.append("- … (more left out; ask the functions directly)")
+            break
+        out.append(line)
+        used += cost
+    return "\n".join(out) + "\n\n" if len(out) > 1 else ""
+
+
+def _tokens(text: str) -> int:
+    # About 3.5 characters a token for code and English: a safe side estimate without a tokenizer.
+    return len(text) * 2 // 7 + 1

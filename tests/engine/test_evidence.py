@@ -1,0 +1,106 @@
+"""The evidence block: what the index knows about the names a question mentions, before turn one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repo_builder import make_repo
+from reporlm.engine.evidence import gather, mentions
+from reporlm.workspace import Repo
+
+FILES = {
+    "src/shop/__init__.py": "from .pricing import apply_discount\n",
+    "src/shop/pricing.py": (
+        '"""Prices."""\n'
+        "import os\n"
+        "\n"
+        "\n"
+        "def apply_discount(price, rate):\n"
+        '    """Take the discount rate off a price, never below zero."""\n'
+        "    return max(0, price * (1 - rate))\n"
+        "\n"
+        "\n"
+        "def currency():\n"
+        "    return os.environ.get('SHOP_CURRENCY', 'EUR')\n"
+    ),
+    "src/shop/cart.py": (
+        "from shop.pricing import apply_discount\n"
+        "\n"
+        "\n"
+        "class Cart:\n"
+        "    def total(self, items):\n"
+        "        return sum(apply_discount(i.price, 0.1) for i in items)\n"
+    ),
+    "src/shop/errors.py": (
+        "class ShopError(Exception):\n    pass\n\n\n"
+        "class PaymentError(ShopError):\n    pass\n\n\n"
+        "class CardDeclined(PaymentError):\n    pass\n"
+    ),
+    "tests/test_cart.py": (
+        "from shop.pricing import apply_discount\n\n\n"
+        "def test_discount():\n    assert apply_discount(10, 0.5) == 5\n"
+    ),
+}
+HEAD = "What the index already knows:"
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Repo:
+    repo = Repo(make_repo(tmp_path / "shop", FILES), persist_index=False)
+    yield repo
+    repo.close()
+
+
+def test_mentions_are_code_shaped_names_paths_and_quoted_text() -> None:
+    question = "Who calls `Cart.total` or apply_discount in src/shop? And 'SHOP_CURRENCY'?"
+    found = [m.text for m in mentions(question)]
+    assert found == ["Cart.total", "SHOP_CURRENCY", "apply_discount", "src/shop"]
+    assert mentions("Which function verifies the citations of an answer?") == []
+
+
+def test_a_function_gets_its_definition_callers_and_importers(shop: Repo) -> None:
+    block = gather(shop, "Which functions call `apply_discount`?", 400, head=HEAD)
+    line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
+    assert "function at src/shop/pricing.py:5" in line
+    assert "2 callers" in line and "src/shop/cart.py::Cart.total" in line
+    assert "tests/test_cart.py::test_discount" in line
+    assert "importing files" in line and "src/shop/cart.py" in line
+
+
+def test_a_folder_the_question_names_puts_its_items_first_and_is_counted(shop: Repo) -> None:
+    block = gather(shop, "Under src/shop, which functions call apply_discount?", 400, head=HEAD)
+    in_folder_first = "src/shop/cart.py::Cart.total, tests/test_cart.py::test_discount"
+    assert f"2 callers (1 under src/shop/): {in_folder_first}" in block
+
+
+def test_a_class_gets_its_subclasses_transitively(shop: Repo) -> None:
+    block = gather(shop, "List every subclass of `ShopError`.", 400, head=HEAD)
+    assert "class at src/shop/errors.py:1" in block
+    assert "2 subclasses" in block and "src/shop/errors.py::CardDeclined" in block
+
+
+def test_a_name_without_a_definition_gets_where_it_is_mentioned(shop: Repo) -> None:
+    block = gather(shop, "Which files read the environment variable `SHOP_CURRENCY`?", 400, head=HEAD)
+    assert "- `SHOP_CURRENCY`: no definition; mentioned on 1 line in 1 file: src/shop/pricing.py:11" in block
+
+
+def test_a_dotted_module_name_gets_its_file_and_importers(shop: Repo) -> None:
+    block = gather(shop, "Which modules import `shop.pricing`?", 400, head=HEAD)
+    assert "- `shop.pricing`: module src/shop/pricing.py; 3 importing files" in block
+
+
+def test_words_without_names_get_the_best_matching_definitions(shop: Repo) -> None:
+    block = gather(shop, "Which function takes the discount rate off a price?", 400, head=HEAD)
+    assert block.startswith(HEAD)
+    assert "best match the question's words: src/shop/pricing.py::apply_discount (line 5)" in block
+
+
+def test_the_block_keeps_to_its_budget_and_is_empty_when_nothing_is_known(shop: Repo) -> None:
+    question = "Compare `apply_discount`, `currency`, `Cart`, `ShopError`, `PaymentError` and `CardDeclined`."
+    small = gather(shop, question, 60, head=HEAD)
+    assert len(small) < len(gather(shop, question, 2000, head=HEAD))
+    assert len(small) * 2 // 7 <= 60 + 20
+    assert gather(shop, "zzz qqq", 400, head=HEAD) == ""
+    assert gather(shop, question, 0, head=HEAD) == ""

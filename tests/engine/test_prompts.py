@@ -1,0 +1,103 @@
+"""The first prompt's layout per prompt version and family, and eliding old outputs to fit a window."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reporlm.engine.options import EngineOptions
+from reporlm.engine.prompting import PROMPT_VERSIONS, load_prompts
+from reporlm.engine.rlm import Models
+from reporlm.engine.session import Session
+from reporlm.llm.scripted import ScriptedClient
+from reporlm.sandbox import SandboxLimits
+from reporlm.workspace import Repo
+
+
+def repl(code: str) -> str:
+    return f"```repl\n{code}\n```"
+
+
+def session(repo: Path, root: ScriptedClient, model: str, **options: object) -> Session:
+    models = Models(root=root, root_model=model, sub=root, sub_model=model)
+    opts = EngineOptions(sandbox=SandboxLimits(wall_seconds=5, cpu_seconds=5), require_evidence=False)
+    return Session(Repo(repo), models, replace(opts, **options))  # type: ignore[arg-type]
+
+
+async def test_v2_sends_system_then_repository_context_then_evidence_and_question(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(done)"])
+    async with session(small_repo, root, "some-hosted-model") as s:
+        await s.ask("Who calls `with_retries`?")
+    system, context, question = root.calls[0].messages
+    assert [m.role for m in (system, context, question)] == ["system", "user", "user"]
+    assert [m.cache for m in (system, context, question)] == [True, True, False]
+    assert "`repo.callers(name, max_results=200) -> list[Caller]`" in system.content
+    assert "Caller(Symbol + calls)" in system.content
+    # The repository context is the same for every question: no question text, no personalization.
+    assert context.content.startswith("Repository: shop-repo\n5 files") and "with_retries" in context.content
+    assert "Who calls" not in context.content
+    assert question.content.startswith("What the index already knows")
+    known = "- `with_retries`: function at shop/retry.py:6; 1 caller: shop/orders.py::place"
+    assert known in question.content
+    assert question.content.endswith("Question: Who calls `with_retries`?")
+
+
+async def test_the_repository_context_is_identical_across_questions(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(a)", "FINAL(b)"])
+    async with session(small_repo, root, "some-hosted-model") as s:
+        await s.ask("Where is `MAX_RETRIES` set?")
+        await s.ask("Who calls place?")
+    first, second = root.calls[0].messages, root.calls[1].messages
+    assert first[:2] == second[:2], "a prefix cache can keep system prompt and repository context"
+    assert first[2] != second[2]
+
+
+async def test_small_models_get_the_short_prompt_and_a_worked_example(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(done)"])
+    async with session(small_repo, root, "qwen2.5-coder-0.5b") as s:
+        await s.ask("Who calls `with_retries`?")
+    messages = root.calls[0].messages
+    example = load_prompts("qwen2.5-coder-0.5b").example
+    assert len(messages) == 1 + len(example) + 2
+    system = messages[0].content
+    assert "- `repo.callers(name) -> list[Caller]`" in system
+    assert "max_results" not in system.split("Also:")[0]
+    assert "Also: repo.references(name, max_results)" in system
+    # The example ends the model-wide prefix (the cache mark), then the repository, then the question.
+    assert [m.cache for m in messages] == [False] * len(example) + [True, True, False]
+    assert 'FINAL_VAR("answer")' in messages[len(example)].content
+    assert messages[-1].content.endswith("Question: Who calls `with_retries`?")
+
+
+async def test_v1_stays_selectable_with_its_one_question_message(small_repo: Path) -> None:
+    root = ScriptedClient(["FINAL(done)"])
+    async with session(small_repo, root, "some-hosted-model", prompt_version="v1") as s:
+        await s.ask("Who calls with_retries?")
+    _, question = root.calls[0].messages
+    assert "What the index already knows" not in question.content
+    assert question.content.startswith("Repository: shop-repo") and "Question: Who calls" in question.content
+
+
+def test_every_version_ships_the_same_messages_and_tasks() -> None:
+    keys = {v: set(load_prompts("m", v)._messages) for v in PROMPT_VERSIONS}
+    shared = {"output", "no_code", "repeated_code", "look_first", "bad_citations", "unseen_citations"}
+    for version, names in keys.items():
+        assert shared <= names, version
+        assert set(load_prompts("m", version).tasks) == {"plan", "explain"}
+    with pytest.raises(ValueError, match="unknown prompt version"):
+        load_prompts("m", "v0")
+
+
+async def test_old_outputs_are_elided_to_fit_the_window_not_the_first_prompt(small_repo: Path) -> None:
+    big = repl("print('x' * 3000)")
+    root = ScriptedClient([big, repl("print('y' * 3000)"), repl("print('z' * 3000)"), "FINAL(done)"])
+    async with session(small_repo, root, "some-hosted-model", context_tokens=4000, root_max_tokens=500) as s:
+        await s.ask("q")
+    last = root.calls[-1].messages
+    first = root.calls[0].messages
+    assert last[:3] == first, "system prompt, repository context and question are never elided"
+    elided = [m for m in last if m.content.startswith("[elided")]
+    assert elided, "an old output made room"
+    assert "z" * 100 in last[-1].content, "the newest output is kept"
