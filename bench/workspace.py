@@ -12,6 +12,9 @@ next to its target and a reference tool measured in the same run:
 - warm start (a new Repo loading the index from its cache, then one query) against `git status`;
 - incremental update of one edited file (median of 20) against the target itself;
 - `repo.grep` of a literal against `git grep` on the same tree;
+- each code-intelligence function (callers, subclasses, importers, symbol_at, search) on sympy
+  with its index built, against `git grep` for the same name (the text search a caller would
+  otherwise start from), median of five;
 - peak memory (RSS) of a process holding the sympy index against the target itself.
 """
 
@@ -42,6 +45,9 @@ PSUTIL = Corpus(
 COLD_ROUNDS = 5
 """Cold indexes (and ctags runs) per corpus: the machines these run on are shared and noisy."""
 GREP_LITERAL = {"sympy": "Piecewise", "psutil": "PyErr_SetFromErrno"}
+CODE_ROUNDS = 5
+CODE_TARGET_SECONDS = 0.5
+"""Well under a second: a model's turn may make several of these calls."""
 
 # Run in a child process, so the peak memory is that of a process holding only this index.
 _HOLD_INDEX = """
@@ -190,6 +196,45 @@ def grep(name: str, tree: Path) -> Figure:
     )
 
 
+def code_intelligence(name: str, tree: Path, cache: Path) -> list[Figure]:
+    """Each code-intelligence function on common sympy names, the index already built."""
+    from reporlm.workspace import Repo
+
+    repo = Repo(tree, cache_dir=cache)
+    repo.definitions("x")
+    calls = [  # (function, its arguments, what git grep looks for instead)
+        ("callers", ("simplify",), ["-w", "simplify"]),
+        ("subclasses", ("Expr",), ["-w", "Expr"]),
+        ("importers", ("sympy.core.expr",), ["-w", "expr"]),
+        ("symbol_at", ("sympy/core/expr.py", 2000), ["-w", "def", "--", "sympy/core/expr.py"]),
+        ("search", ("simplify trigonometric expressions",), ["-i", "-w", "trigonometric"]),
+    ]
+    figures = []
+    for function, args, grep_args in calls:
+        kwargs = {"max_results": 100_000} if function in ("callers", "subclasses", "importers") else {}
+        method = getattr(repo, function)
+        result = method(*args, **kwargs)
+        found = len(result) if isinstance(result, list) else int(result is not None)
+        ours = statistics.median(timed(method, *args, **kwargs) for _ in range(CODE_ROUNDS))
+        command = ["git", "-C", str(tree), "grep", "-n", *grep_args]
+        reference = statistics.median(
+            timed(subprocess.run, command, capture_output=True) for _ in range(CODE_ROUNDS)
+        )
+        label = ", ".join(map(repr, args))
+        figures.append(
+            Figure(
+                f"repo.{function}({label}), {name} ({found:,} found)",
+                f"{ours * 1000:.0f} ms",
+                f"< {CODE_TARGET_SECONDS:g} s",
+                f"git grep {' '.join(grep_args)} {reference * 1000:.0f} ms",
+                ours / reference if reference else None,
+                ours < CODE_TARGET_SECONDS,
+            )
+        )
+    repo.close()
+    return figures
+
+
 def memory(name: str, tree: Path, cache: Path) -> Figure:
     env = {**os.environ, "REPORLM_CACHE_DIR": str(cache)}
     done = subprocess.run(
@@ -229,6 +274,7 @@ def _run_all() -> list[Figure]:
             figures.append(incremental(name, tree, cache))
             figures.append(grep(name, tree))
             if name == "sympy":
+                figures += code_intelligence(name, tree, cache)
                 figures.append(memory(name, tree, cache))
     used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"(this benchmark process peaked at {used:.0f} MB)")

@@ -106,11 +106,8 @@
       property: (property_identifier) @name)
   ]) @reference.class
 
-; import { a, b as c } from "x": the imported name is the reference
-(import_specifier
-  name: (identifier) @name) @reference.import
-
-; Imports, for repo.importers: the module (a string) and each name imported from it.
+; Imports, for repo.importers: the module (a string) and each name imported from it; in
+; import { a, b as c } from "x" the imported name is also a reference.
 (import_statement
   source: (string) @import.module) @import
 
@@ -118,9 +115,9 @@
   (import_clause
     (named_imports
       (import_specifier
-        name: (_) @import.name
+        name: (_) @name @import.name
         alias: (_)? @import.alias)))
-  source: (string) @import.module) @import
+  source: (string) @import.module) @import @reference.import
 
 (export_statement
   source: (string) @import.module) @import

@@ -51,48 +51,34 @@
       attribute: (identifier) @name)
   ] @reference.call)
 
-; Imported names: from pkg import name, from pkg import name as alias
-(import_from_statement
-  name: [
-    (dotted_name
-      (identifier) @name .)
-    (aliased_import
-      name: (dotted_name
-        (identifier) @name .))
-  ] @reference.import)
-
-; Modules imported: import pkg.mod (the last component names the module)
-(import_statement
-  name: [
-    (dotted_name
-      (identifier) @name .)
-    (aliased_import
-      name: (dotted_name
-        (identifier) @name .))
-  ] @reference.import)
 
 ; Names in type annotations: x: Foo, -> Bar
 (type
   (identifier) @name) @reference.type
 
-; Import statements, for repo.importers: the module as written (a relative import keeps its
-; dots) and each imported name. One match per name.
+; Import statements: for repo.importers the module as written (a relative import keeps its
+; dots) and each imported name, one match per name; the name's last part is also a reference
+; (the module's for `import pkg.mod`). One pattern does both: a second would match every name again.
 (import_statement
   name: [
-    (dotted_name) @import.module
+    (dotted_name
+      (identifier) @name .) @import.module
     (aliased_import
-      name: (dotted_name) @import.module
+      name: (dotted_name
+        (identifier) @name .) @import.module
       alias: (identifier) @import.alias)
-  ]) @import
+  ]) @import @reference.import
 
 (import_from_statement
   module_name: (_) @import.module
   name: [
-    (dotted_name) @import.name
+    (dotted_name
+      (identifier) @name .) @import.name
     (aliased_import
-      name: (dotted_name) @import.name
+      name: (dotted_name
+        (identifier) @name .) @import.name
       alias: (identifier) @import.alias)
-  ]) @import
+  ]) @import @reference.import
 
 (import_from_statement
   module_name: (_) @import.module

@@ -61,6 +61,34 @@ def test_every_repo_function_is_in_the_sandbox_table_with_its_doc() -> None:
     table = sandbox_table(FUNCTIONS)
     names = set(FUNCTIONS)
     assert {"repo.symbols", "repo.definitions", "repo.references", "repo.outline"} <= names
+    assert {"repo.callers", "repo.subclasses", "repo.importers", "repo.search", "repo.symbol_at"} <= names
     assert {"repo.git.log", "repo.git.blame", "repo.git.diff", "repo.git.show", "repo.git.head"} <= names
     assert table["repo.git.head"].startswith("@property\n")
     assert not table["repo.git.log"].startswith("@property")
+
+
+CODE_INTELLIGENCE = """\
+print([(c.path, c.qualified, c.calls) for c in repo.callers('with_retries')])
+print([i.path for i in repo.importers('shop.retry')])
+print(repo.symbol_at('shop/retry.py', 9).qualified)
+print(repo.search('retries', k=1)[0].qualified)
+print(repo.callers('with_retries'), repo.subclasses('Nothing'))
+try:
+    repo.callers('with_*')
+except ValueError as exc:
+    print('refused:', exc)
+"""
+
+
+async def test_code_intelligence_from_the_repl(small_repo: Path) -> None:
+    root = ScriptedClient([f"```repl\n{CODE_INTELLIGENCE}\n```", "FINAL(done)"])
+    models = Models(root=root, root_model="root", sub=root, sub_model="sub")
+    options = EngineOptions(sandbox=SandboxLimits(wall_seconds=20, cpu_seconds=20), require_evidence=False)
+    async with Session(Repo(small_repo), models, options) as session:
+        await session.ask("Who calls with_retries?")
+    output = root.calls[1].messages[-1].content
+    assert "[('shop/orders.py', 'place', [5])]" in output  # records keep their qualified name
+    assert "['shop/orders.py']" in output
+    assert "with_retries\nwith_retries\n" in output
+    assert "[shop/orders.py:4 function place (calls at 5)] []" in output  # records print as themselves
+    assert "refused: callers() takes a name, not a pattern" in output

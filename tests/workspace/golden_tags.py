@@ -21,11 +21,14 @@ def render(grammar: Grammar) -> str:
         for d in tags.definitions
     ]
     lines += [
-        f"ref {name} {kind} {','.join(map(str, found))}" for (name, kind), found in sorted(tags.references.items())
+        f"ref {name} {kind} {','.join(map(str, found))}"
+        for (name, kind), found in sorted(tags.references.items())
     ]
     lines += [f"base {b.line} {b.child} <- {b.text} ({b.kind})" for b in tags.bases]
     lines += [
-        f"import {i.line} {i.module}" + (f" : {i.name}" if i.name else "") + (f" as {i.alias}" if i.alias else "")
+        f"import {i.line} {i.module}"
+        + (f" : {i.name}" if i.name else "")
+        + (f" as {i.alias}" if i.alias else "")
         for i in tags.imports
     ]
     return "\n".join(lines) + "\n"

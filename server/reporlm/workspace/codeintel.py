@@ -17,9 +17,9 @@ from .grammars import GrammarSet
 from .index import SymbolIndex
 from .modules import Parts, concerns, file_module, resolve, split_target
 from .repomap import is_peripheral
-from .symbol_search import WEIGHTS, match_expression, query_terms, rerank_score
+from .symbol_search import WEIGHTS, kinds_named, match_expression, query_terms, rerank_score
 from .symbols import MODULE, Caller, Importer, Match, Subclass, Symbol, name_matcher, symbol
-from .tags import LEAF_KINDS, Base, Definition
+from .tags import LEAF_KINDS, Base, Definition, Import
 
 SEARCH_OVERFETCH = 10
 """repo.search reads this many times `k` ranked rows, then keeps those in view."""
@@ -136,18 +136,28 @@ def importers(view: CodeView, target: object, limit: int) -> list[Importer]:
             "importers() takes a module or a name in one, such as 'pkg.models', 'pkg.models.Request' "
             "or 'src/pkg/models.py'"
         )
-    in_view = {path: blob for blob, paths in view.paths_by_blob.items() for path in paths}
-    languages = {g.key for path in in_view if (g := view.grammars.for_path(path)) is not None}
-    _require(view, "importers", languages)
-    targets = _targets(view, target)
+    language_of = {
+        path: grammar.key
+        for paths in view.paths_by_blob.values()
+        for path in paths
+        if (grammar := view.grammars.for_path(path)) is not None
+    }
+    _require(view, "importers", set(language_of.values()))
     first: dict[str, int] = {}
-    for parts in targets:
+    modules: dict[str, Parts] = {}  # each importing file's own module, worked out once
+    for parts, family in _targets(view, target):
         for blob, imported in view.index.imports_like(parts[-1]):
             for path in view.paths_by_blob.get(blob, ()):
-                grammar = view.grammars.for_path(path)
-                if grammar is None or not concerns(resolve(grammar.key, path, imported, view.files), parts):
+                language = language_of.get(path)
+                if language is None or family not in (None, _family(language)):
                     continue
-                if path not in first or imported.line < first[path]:
+                if first.get(path, imported.line + 1) <= imported.line:
+                    continue  # the file is known to import it already, further up
+                own = modules.get(path)
+                if own is None:
+                    own = modules[path] = file_module(language, path, view.files)
+                names = resolve(language, path, own, imported, view.files)
+                if concerns(names, parts) and not _imports_itself(language, path, own, imported, names):
                     first[path] = imported.line
     found = [Importer(path, line, view.line_text(path, line)) for path, line in first.items()]
     found.sort(key=lambda i: (is_peripheral(i.path), i.path))
@@ -174,11 +184,12 @@ def search(view: CodeView, query: object, k: int, kinds: Callable[[str], bool]) 
     if not terms:
         return []
     expression = match_expression(terms)
+    wanted = kinds_named(terms)
     limit: int | None = max(200, SEARCH_OVERFETCH * k)
     while True:
         rows = view.index.search(expression, WEIGHTS, limit)
         scored = [
-            (rerank_score(score, path, terms), path, d)
+            (rerank_score(score, path, d.kind, terms, wanted), path, d)
             for blob, d, score in rows
             if kinds(d.kind)
             for path in view.paths_by_blob.get(blob, ())
@@ -256,10 +267,9 @@ def _bases_of(view: CodeView, names: set[str]) -> list[tuple[int, Base]]:
     (`from m import Base as B` ... `class C(B)`: in that file, B is Base)."""
     rows = [(blob, b) for blob, b in view.index.bases_named(names) if blob in view.paths_by_blob]
     aliases: dict[str, set[int]] = defaultdict(set)
-    for name in names:
-        for blob, imported in view.index.imports_like(name):
-            if imported.name == name and imported.alias and imported.alias not in names:
-                aliases[imported.alias].add(blob)
+    for blob, _, alias in view.index.aliases_of(names):
+        if alias not in names:
+            aliases[alias].add(blob)
     if aliases:
         rows += [
             (blob, b)
@@ -302,20 +312,38 @@ def _child_definition(
     return named[0] if named else None
 
 
-def _targets(view: CodeView, target: str) -> list[Parts]:
-    """The module names a target stands for: a file in view (by path, or a path's end) is the
-    module its language names it by; anything else is split on its separators."""
+def _imports_itself(language: str, path: str, own: Parts, imported: Import, names: list[Parts]) -> bool:
+    """A module importing from itself (under `if __name__ == "__main__":`) is not a user of it;
+    a package's `__init__` importing its submodules (`from . import x`) is."""
+    if not names or names[0] != own:
+        return False
+    is_init = path.rpartition("/")[2] in ("__init__.py", "__init__.pyi")
+    return not (language == "python" and is_init and imported.name)
+
+
+def _targets(view: CodeView, target: str) -> list[tuple[Parts, str | None]]:
+    """The module names a target stands for, each with the language family that can import it
+    (None: any). A file in view (by path, or a path's end) is the module its language names it
+    by; anything else is split on its separators."""
     cleaned = target.strip().strip("'\"`").removeprefix("./")
     files = [p for p in view.files if p == cleaned or p.endswith("/" + cleaned)] if "." in cleaned[1:] else []
-    out: list[Parts] = []
+    out: list[tuple[Parts, str | None]] = []
     for path in files:
         grammar = view.grammars.for_path(path)
         if grammar is not None:
             parts = file_module(grammar.key, path, view.files)
-            if parts and parts not in out:
-                out.append(parts)
+            if parts and (parts, _family(grammar.key)) not in out:
+                out.append((parts, _family(grammar.key)))
     if not out:
-        parts = split_target(cleaned)
+        parts = split_target(cleaned, view.grammars.by_extension)
         if parts:
-            out.append(parts)
+            out.append((parts, None))
+        stem, dot, extension = cleaned.rpartition(".")
+        if dot and "/" not in cleaned and extension.lower() in view.grammars.by_extension:
+            out.append((split_target(stem), None))  # "util.h" is a file name, not two names
     return out
+
+
+def _family(language: str) -> str:
+    """Languages that import each other's files: JavaScript and TypeScript, C and C++."""
+    return {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}.get(language, language)

@@ -39,17 +39,18 @@ def doc_of(node: Node, source: bytes, language: str) -> str:
 
 
 def _python_docstring(node: Node, source: bytes) -> str:
+    # named_child(0), not named_children[0]: the latter builds a node for every statement.
     body = node.child_by_field_name("body")
-    first = body.named_children[0] if body is not None and body.named_child_count else None
-    if first is None or first.type != "expression_statement" or not first.named_child_count:
+    first = body.named_child(0) if body is not None else None
+    if first is None or first.type != "expression_statement":
         return ""
-    string = first.named_children[0]
-    if string.type != "string":
+    string = first.named_child(0)
+    if string is None or string.type != "string" or string.named_child_count < 2:
         return ""
-    parts = [c for c in string.named_children if c.type == "string_content"]
-    if not parts:
-        return ""
-    text = source[parts[0].start_byte : parts[-1].end_byte].decode("utf-8", "replace")
+    # string_start, the contents (string_content, escapes, interpolations), string_end
+    start = string.named_child(0).end_byte  # type: ignore[union-attr]
+    end = string.named_child(string.named_child_count - 1).start_byte  # type: ignore[union-attr]
+    text = source[start:end].decode("utf-8", "replace")
     return _first_paragraph(text.splitlines())
 
 

@@ -682,15 +682,28 @@ class SymbolIndex:
                 out += [(row[0], Base(*row[1:])) for row in cursor]
         return out
 
+    def aliases_of(self, names: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(blob, name, alias) of the imports giving any of `names` another name (`import x as y`)."""
+        out: list[tuple[int, str, str]] = []
+        with self._lock:
+            for chunk in _chunks(sorted(set(names))):
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    f"SELECT blob, name, alias FROM imports WHERE alias != '' AND name IN ({marks})", chunk
+                )
+                out += cursor.fetchall()
+        return out
+
     def imports_like(self, name: str) -> list[tuple[int, Import]]:
-        """Imports that may concern `name` (a module's or a name's last part): those importing a
-        name `name`, or a module whose text ends with it. Callers match them exactly."""
-        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        """Imports that may concern `name` (a module's or a name's last part): those whose module
+        or name holds it (`../lib/index.js` for "lib", `area::Area` for "Area"), or that alias
+        something to it. Callers match them exactly."""
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._lock:
             cursor = self._db.execute(
                 "SELECT blob, module, name, alias, line FROM imports "
-                "WHERE name = ? OR alias = ? OR module LIKE ? ESCAPE '\\'",
-                (name, name, pattern),
+                "WHERE alias = ? OR name LIKE ? ESCAPE '\\' OR module LIKE ? ESCAPE '\\'",
+                (name, pattern, pattern),
             )
             return [(row[0], Import(*row[1:])) for row in cursor]
 

@@ -20,11 +20,17 @@ _JS_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", 
 _PYTHON_INITS = ("__init__.py", "__init__.pyi")
 
 Parts = tuple[str, ...]
+Resolver = Callable[[str, Parts, str, Collection[str]], "Parts | None"]
+"""(importing path, its module, the module as written, every file) -> the module imported."""
 
 
-def split_target(target: str) -> Parts:
-    """The parts of a module or name as asked for: dotted (`a.b.C`), `a::b` or `A\\B`."""
-    return tuple(part for part in _SEPARATORS.split(target.strip().strip("'\"`")) if part)
+def split_target(target: str, extensions: Collection[str] = ()) -> Parts:
+    """The parts of a module or name as asked for: dotted (`a.b.C`), `a::b`, `A\\B`, or a path
+    (`example.com/pkg/web`, `lib/util.js`: split at slashes only, a source extension dropped)."""
+    target = target.strip().strip("'\"`")
+    if "/" in target:
+        return _path_parts(_drop_extension(target, extensions))
+    return tuple(part for part in _SEPARATORS.split(target) if part)
 
 
 def file_module(language: str, path: str, files: Collection[str]) -> Parts:
@@ -55,11 +61,12 @@ def python_module(path: str, files: Collection[str]) -> Parts:
     return tuple(package) if stem == "__init__" else (*package, stem)
 
 
-def resolve(language: str, path: str, imported: Import, files: Collection[str]) -> list[Parts]:
-    """What one import statement of the file `path` imports, absolute: the module, and the
-    module plus the name for `from m import name` and its likes."""
+def resolve(language: str, path: str, own: Parts, imported: Import, files: Collection[str]) -> list[Parts]:
+    """What one import statement of the file `path` (the module `own`, see `file_module`)
+    imports, absolute: the module, and the module plus the name for `from m import name` and
+    its likes."""
     resolver = _RESOLVERS.get(language, _resolve_dotted)
-    module = resolver(path, imported.module, files)
+    module = resolver(path, own, imported.module, files)
     if module is None:
         return []
     names = [module] if module else []
@@ -77,12 +84,11 @@ def concerns(candidates: list[Parts], target: Parts) -> bool:
 # ----- per language ------------------------------------------------------------------------
 
 
-def _resolve_python(path: str, module: str, files: Collection[str]) -> Parts | None:
+def _resolve_python(path: str, own: Parts, module: str, files: Collection[str]) -> Parts | None:
     level = len(module) - len(module.lstrip("."))
     rest = tuple(part for part in module[level:].split(".") if part)
     if not level:
         return rest
-    own = python_module(path, files)
     # The package a relative import starts from: the module's own for an __init__ file.
     package = own if path.rpartition("/")[2] in _PYTHON_INITS else own[:-1]
     if level - 1 > len(package):
@@ -90,12 +96,10 @@ def _resolve_python(path: str, module: str, files: Collection[str]) -> Parts | N
     return (*package[: len(package) - (level - 1)], *rest)
 
 
-def _resolve_relative_path(
-    extensions: tuple[str, ...],
-) -> Callable[[str, str, Collection[str]], Parts | None]:
+def _resolve_relative_path(extensions: tuple[str, ...]) -> Resolver:
     """Languages that import by path: `./x` and `../x` are relative to the importing file."""
 
-    def resolve_path(path: str, module: str, files: Collection[str]) -> Parts | None:
+    def resolve_path(path: str, own: Parts, module: str, files: Collection[str]) -> Parts | None:
         if module.startswith(("./", "../")) or module in (".", ".."):
             module = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
             if module.startswith(".."):
@@ -106,21 +110,21 @@ def _resolve_relative_path(
     return resolve_path
 
 
-def _resolve_include(path: str, module: str, files: Collection[str]) -> Parts | None:
+def _resolve_include(path: str, own: Parts, module: str, files: Collection[str]) -> Parts | None:
     # "x.h" is looked for next to the including file first, as compilers do.
     beside = posixpath.normpath(posixpath.join(posixpath.dirname(path), module))
     written = beside if beside in files else module
     return _path_parts(_drop_extension(written, (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp")))
 
 
-def _resolve_rust(path: str, module: str, files: Collection[str]) -> Parts | None:
+def _resolve_rust(path: str, own: Parts, module: str, files: Collection[str]) -> Parts | None:
     parts = [part for part in module.split("::") if part]
     if parts and parts[0] in ("self", "super"):
-        own = list(_rust_module(path))
+        base = list(own)
         while parts and parts[0] in ("self", "super"):
-            if parts.pop(0) == "super" and own:
-                own.pop()
-        return (*own, *parts)
+            if parts.pop(0) == "super" and base:
+                base.pop()
+        return (*base, *parts)
     if parts and parts[0] == "crate":
         parts = parts[1:]
     return tuple(parts)
@@ -135,15 +139,11 @@ def _rust_module(path: str) -> Parts:
     return tuple(folders) if stem in ("mod", "lib", "main") else (*folders, stem)
 
 
-def _resolve_ruby(path: str, module: str, files: Collection[str]) -> Parts | None:
-    return _resolve_relative_path((".rb",))(path, module, files)
-
-
-def _resolve_dotted(path: str, module: str, files: Collection[str]) -> Parts | None:
+def _resolve_dotted(path: str, own: Parts, module: str, files: Collection[str]) -> Parts | None:
     return tuple(part for part in _SEPARATORS.split(module) if part)
 
 
-_RESOLVERS: dict[str, Callable[[str, str, Collection[str]], Parts | None]] = {
+_RESOLVERS: dict[str, Resolver] = {
     "python": _resolve_python,
     "javascript": _resolve_relative_path(_JS_EXTENSIONS),
     "typescript": _resolve_relative_path(_JS_EXTENSIONS),
@@ -152,7 +152,8 @@ _RESOLVERS: dict[str, Callable[[str, str, Collection[str]], Parts | None]] = {
     "c": _resolve_include,
     "cpp": _resolve_include,
     "rust": _resolve_rust,
-    "ruby": _resolve_ruby,
+    "ruby": _resolve_relative_path((".rb",)),
+    "bash": _resolve_relative_path((".sh", ".bash")),
 }
 
 

@@ -427,48 +427,50 @@ class Repo:
     # ----- code intelligence: the questions an IDE answers (see codeintel.py) ---------------
 
     def callers(self, name: str, max_results: int = 200) -> list[Caller]:
-        """The functions, methods and classes whose code calls `name`, each with its call lines.
+        """The definitions whose code calls `name`, with the call lines: `repo.callers("parse")` ->
+        [src/cli.py:40 function main (calls at 52, 60)]; top-level code is `<module>`.
 
-        `repo.callers("merge_cookies")` -> [src/sessions.py:459 method Session.prepare_request
-        (calls at 481), ...]; module-level code is the caller `<module>`. Calls are matched by
-        name (`obj.save()` counts for every `save`): read a caller's lines when the name is common.
+        Each Caller is a Symbol (.path, .line, .qualified, ...) with `.calls`, the call lines.
+        Calls are matched by name, so `obj.parse()` counts for every `parse`: when the name is
+        common, read the calls to check them.
         """
         return codeintel.callers(self._code_view(None), name, self._limit(max_results))
 
     def subclasses(self, name: str, transitive: bool = True, max_results: int = 500) -> list[Subclass]:
-        """The classes that inherit from class `name`, directly or (transitive=True) through others.
+        """The classes inheriting from class `name`, directly or not: `repo.subclasses("BaseError")`
+        -> [src/errors.py:12 class NotFound(BaseError)].
 
-        `repo.subclasses("RequestException")` -> [src/exceptions.py:48 class HTTPError(RequestException),
-        ...]; each has `.bases`, the names its header lists. Interfaces' implementations count.
+        `transitive=False` keeps the direct subclasses only. Each Subclass is a Symbol with
+        `.bases`, the names its header lists; classes implementing an interface or trait count.
         """
         if not isinstance(transitive, bool):
             raise WorkspaceError(f"transitive must be True or False, not {transitive!r}")
         return codeintel.subclasses(self._code_view(None), name, transitive, self._limit(max_results))
 
     def importers(self, module: str, max_results: int = 500) -> list[Importer]:
-        """The files that import a module, or a name from it: one Importer(path, line, text) each.
+        """The files importing a module or a name from it: `repo.importers("pkg.models")` ->
+        [src/pkg/views.py:3: from .models import User].
 
-        `repo.importers("requests.models")` or `repo.importers("requests.models.Request")` ->
-        [src/requests/sessions.py:32: from .models import Request, ...]. Relative imports count;
-        a path ("src/requests/models.py") works too.
+        Give a dotted name ("pkg.models", "pkg.models.User") or a path ("src/pkg/models.py");
+        relative imports count. Each Importer has .path, .line and .text (its first such import).
         """
         return codeintel.importers(self._code_view(None), module, self._limit(max_results))
 
     def symbol_at(self, path: str, line: int) -> Symbol | None:
-        """The innermost definition holding line `line` of `path`, or None at module level.
-
-        `repo.symbol_at("src/a.py", 40)` -> src/a.py:12-60 method Session.request
+        """The innermost definition holding a line (None at top level): `repo.symbol_at("src/a.py",
+        40)` -> src/a.py:12-60 method Session.request.
         """
         rel = self._file(path)
         _check_int(line, "line")
         return codeintel.symbol_at(self._code_view(rel), rel, line)
 
     def search(self, query: str, k: int = 20, kind: str | list[str] | None = None) -> list[Match]:
-        """The `k` definitions whose names, docstrings, signatures and paths best match `query`.
+        """Definitions best matching words about what code does: `repo.search("retry failed
+        requests")` -> [src/net.py:30 function with_retries: Call fn again when it fails.].
 
-        For behaviour described in words: `repo.search("verify the citations of an answer")` ->
-        [server/engine/citations.py:51 function verify: Check every path:line ..., ...].
-        `kind` keeps only some kinds ("function", ["class", "method"]).
+        The `k` best, by their names, docstrings, signatures and paths. Each Match is a Symbol with
+        `.doc` (its docstring's first paragraph) and `.score`.
+        `kind` keeps only some kinds of definition ("function", ["class", "method"]).
         """
         if _check_int(k, "k") < 1:
             raise WorkspaceError(f"k must be at least 1, not {k}")

@@ -14,15 +14,31 @@ from __future__ import annotations
 import re
 
 from .repomap import is_peripheral
+from .tags import LEAF_KINDS
 
-_IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# Words of identifiers and text: HTTPServer -> HTTP, Server; parse_args -> parse, args; letters
+# outside ASCII make words of their own.
+_IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_a-zA-Z]+")
 WEIGHTS = (3.0, 1.0, 1.0, 2.0)
 """BM25 weight of each field (name, parent, signature, doc): a word in the name says most."""
 PATH_BONUS = 1.5
 """Added to a definition's score for each of the query's words its path contains."""
 PERIPHERAL_FACTOR = 0.7
 """Tests, examples and docs rank below the code they are about, as in `repo.definitions`."""
+VALUE_FACTOR = 0.8
+"""Constants, fields and variables rank below the functions and classes that do something: a
+search describes behaviour."""
+KIND_FACTOR = 1.25
+"""A query that says what it looks for ("which function ...", "the class that ...") ranks
+definitions of that kind higher."""
+_KINDS_NAMED = {
+    "function": {"function", "method"},
+    "method": {"method", "function"},
+    "class": {"class", "interface", "struct", "trait"},
+    "interface": {"interface", "trait", "class"},
+    "constant": {"constant"},
+    "enum": {"enum"},
+}
 MAX_TERMS = 32
 # Words that carry no meaning in a question about code.
 # fmt: off
@@ -39,9 +55,8 @@ _STOP = frozenset({
 
 def words_of(text: str) -> list[str]:
     """The lower-case words of `text`, identifiers split at case changes and underscores."""
-    return [
-        part.lower() for token in _WORD.findall(text) for part in _IDENTIFIER_PART.findall(token) or [token]
-    ]
+    # One pattern over the whole text: this runs for every definition while indexing.
+    return [word.lower() for word in _IDENTIFIER_PART.findall(text)]
 
 
 def search_columns(
@@ -65,10 +80,20 @@ def match_expression(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def rerank_score(score: float, path: str, terms: list[str]) -> float:
-    """BM25 `score` with the path's share: words of the query in the path, tests last."""
+def kinds_named(terms: list[str]) -> set[str]:
+    """The kinds of definition a query names: "function" in "which function verifies ..."."""
+    return {kind for term in terms for kind in _KINDS_NAMED.get(term.removesuffix("s"), ())}
+
+
+def rerank_score(score: float, path: str, kind: str, terms: list[str], wanted: set[str]) -> float:
+    """BM25 `score` with the path's share (words of the query in the path); the kinds the query
+    names first, tests and values last."""
     path_words = set(words_of(path))
     score += PATH_BONUS * sum(1 for term in terms if any(_alike(term, word) for word in path_words))
+    if kind in wanted:
+        score *= KIND_FACTOR
+    if kind in LEAF_KINDS:
+        score *= VALUE_FACTOR
     return score * PERIPHERAL_FACTOR if is_peripheral(path) else score
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import WorkspaceError
 from .regex import LinearRegex
@@ -24,12 +24,11 @@ class Symbol:
     line: int  # line of the name, 1-based
     end_line: int  # last line of the definition
     parent: str
-    qualified: str = field(init=False)
-    """`parent.name` ("Session.request"), or `name` at the top level. A field, not a property, so
-    that it is in the record the REPL gets."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "qualified", f"{self.parent}.{self.name}" if self.parent else self.name)
+    @property
+    def qualified(self) -> str:
+        """`parent.name` ("Session.request"), or `name` at the top level."""
+        return f"{self.parent}.{self.name}" if self.parent else self.name
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}-{self.end_line} {self.kind} {self.qualified}"

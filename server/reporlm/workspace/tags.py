@@ -118,10 +118,10 @@ def parse_tags(grammar: Grammar, source: bytes) -> FileTags:
     reference_names: list[tuple[Node, str]] = []
     imports: list[Import] = []
     for pattern, captures in QueryCursor(query).matches(root):
+        if "import" in captures:  # an import statement; it may name a reference too
+            imports += _imports(captures, source)
         names = captures.get("name")
         if not names:
-            if "import" in captures:
-                imports += _imports(captures, source)
             continue
         kind = reference_kinds[pattern]
         if kind is not None:
