@@ -109,6 +109,11 @@ def _run_options(command: argparse.ArgumentParser) -> None:
         type=int,
         help="CPU threads of the embedded model (default: every core this process may use)",
     )
+    command.add_argument(
+        "--local-prefix-cache",
+        action=argparse.BooleanOptionalAction,
+        help="load and save the embedded model's state for the start every question shares (default: on)",
+    )
     command.add_argument("--json", action="store_true", help="print the full result as JSON")
     command.add_argument(
         "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
@@ -178,6 +183,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "api_key_file": str(Path(args.api_key_file).expanduser().resolve()) if args.api_key_file else None,
         "block_seconds": args.block_seconds,
         "local_threads": args.local_threads,
+        "local_prefix_cache": args.local_prefix_cache,
         "trace_max_age_days": args.trace_max_age_days,
         "trace_max_mb": args.trace_max_mb,
         "limits": {k: v for k, v in limits.items() if v is not None},

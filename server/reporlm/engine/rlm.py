@@ -130,7 +130,10 @@ class RLMRun:
                         functions=describe_all(), max_iterations=self.budget.limits.max_iterations
                     ),
                 ),
-                *(Message(role, text) for role, text in self.prompts.example),  # type: ignore[arg-type]
+                *(  # the example's end is a prefix every question shares: cacheable
+                    Message(role, text, cache=i == len(self.prompts.example))  # type: ignore[arg-type]
+                    for i, (role, text) in enumerate(self.prompts.example, 1)
+                ),
                 Message("user", self._question_message(summary)),
             ]
             answer, reason = await self._loop(messages)

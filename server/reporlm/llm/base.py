@@ -13,6 +13,9 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
+    cache: bool = field(default=False, compare=False)
+    """The conversation up to the end of this message is a stable prefix other calls share; clients
+    may cache it (the embedded model saves its state there). A hint: it never changes an answer."""
 
 
 @dataclass
