@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import time
@@ -301,6 +302,24 @@ async def test_batches_end_at_the_marked_prefix_and_never_exceed_n_batch(
         assert ends[-1] == result.usage.input_tokens and ctx.batches[-1] == 1  # generate() takes the last
 
 
+async def test_each_call_logs_where_its_time_went_in_the_line_the_benchmark_reads(
+    fake_llama: Path, tmp_path: Path, caplog
+) -> None:
+    from bench.local import _CALL, _fields
+
+    caplog.set_level(logging.INFO, logger="reporlm.llm.local")
+    model = str(fake_llama)
+    for _ in range(2):  # a cold process, then a warm one
+        c = client(tmp_path)
+        await c.complete(question("Where is main?"), model=model, max_tokens=8)
+        await c.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("local call")]
+    cold, warm = (_fields(m["fields"]) for m in map(_CALL.search, lines) if m)
+    assert cold["saved"] == prefix_tokens() and cold["loaded"] == 0 and cold["processed"] == cold["prompt"]
+    assert warm["loaded"] == prefix_tokens() and warm["processed"] == warm["prompt"] - prefix_tokens()
+    assert warm["output"] == len("reply 4") and warm["first_token_s"] >= warm["load_s"] >= 0
+
+
 class QuirkyContext(FakeContext):
     """A template that renders the first turns differently once the conversation ends there."""
 
@@ -548,7 +567,7 @@ async def test_a_loaded_prefix_gives_the_real_model_the_same_answer(real_model: 
     plain, plain_stats = await answer(prefix_cache=False)
     cold, cold_stats = await answer()
     warm, warm_stats = await answer()
-    assert plain_stats.loaded == 0 and cold_stats.loaded == 0 and cold_stats.saved > 100
+    assert plain_stats.loaded == 0 and cold_stats.loaded == 0 and cold_stats.saved > 50
     assert warm_stats.loaded == cold_stats.saved and warm_stats.processed < plain_stats.processed
     assert warm == cold == plain, "a loaded prefix changed the answer"
 
