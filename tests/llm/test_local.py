@@ -455,6 +455,29 @@ async def test_context_overflow_and_unknown_models_are_provider_errors(
         await c.complete([Message("user", "hi")], model=str(fake_llama), max_tokens=8)
 
 
+async def test_a_failed_decode_is_a_provider_error_and_the_context_starts_afresh(
+    fake_llama: Path, tmp_path: Path
+) -> None:
+    c = client(tmp_path)
+    model = str(fake_llama)
+    await c.complete([Message("user", "first")], model=model, max_tokens=8)
+    (ctx,) = FakeContext.instances
+
+    def broken(tokens: Sequence[int]) -> None:
+        raise RuntimeError("llama_decode returned 1")
+
+    ctx.eval = broken  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match="llama_decode returned 1"):
+        await c.complete(
+            [Message("user", "first"), Message("assistant", "reply 1")], model=model, max_tokens=8
+        )
+    assert ctx.tokens == []
+    del ctx.eval  # the class's own again
+    again = await c.complete([Message("user", "first")], model=model, max_tokens=8)
+    await c.aclose()
+    assert again.text == "reply 1" and again.usage.cache_read_tokens == 0
+
+
 def test_missing_llama_cpp_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     with pytest.raises(LocalUnavailable, match=r"reporlm\[local\]"):

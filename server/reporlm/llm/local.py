@@ -473,9 +473,11 @@ class LocalClient:
             except LocalCancelled:
                 slot.history = turns  # the KV cache holds a prefix of this conversation
                 raise
-            except BaseException:
+            except BaseException as exc:
                 slot.ctx.keep(0)  # an unknown state: start that context afresh
                 slot.history = ()
+                if isinstance(exc, RuntimeError):  # llama_decode failed
+                    raise ProviderError(f"local: {exc}") from exc
                 raise
             slot.history = (*turns, ("assistant", text))
             self.last_stats = stats
