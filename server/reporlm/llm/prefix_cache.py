@@ -166,7 +166,6 @@ class PrefixCache:
                 "n_tokens": len(tokens),
                 "state_bytes": len(state),
                 "sha256": hashlib.sha256(payload).hexdigest(),
-                "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
             sort_keys=True,
         ).encode()
