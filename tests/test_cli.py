@@ -94,3 +94,14 @@ def test_a_bad_thread_count_is_a_usage_error(small_repo: Path, tmp_path: Path) -
     assert flag.returncode == 2 and "local_threads must be a whole number of CPU threads" in flag.stderr
     env = run_cli(["ask", "q", "--repo", str(small_repo)], tmp_path, REPORLM_LOCAL_THREADS="all")
     assert env.returncode == 2 and "REPORLM_LOCAL_THREADS='all'" in env.stderr
+
+
+def test_the_prefix_cache_flag_reaches_the_settings() -> None:
+    from reporlm.cli import _overrides, _parser
+
+    def overrides(*flags: str) -> dict[str, object]:
+        return _overrides(_parser().parse_args(["ask", "q", *flags]))
+
+    assert "local_prefix_cache" not in overrides()  # unset: the file, environment or default decide
+    assert overrides("--no-local-prefix-cache")["local_prefix_cache"] is False
+    assert overrides("--local-prefix-cache")["local_prefix_cache"] is True

@@ -223,3 +223,40 @@ def test_free_or_priced_models_keep_their_dollar_cap(
     )
     assert settings.limits.max_cost_usd == 1.0
     assert "no price" not in caplog.text
+
+
+def test_the_local_prefix_cache_from_file_env_flags_and_editor_options(tmp_path: Path, caplog) -> None:
+    from reporlm.lsp.options import normalize, split
+
+    settings = load_settings(tmp_path, env={})
+    assert settings.local_prefix_cache is True and settings.local_prefix_cache_mb == 1024.0
+    # A repository's file sets neither: the cache folder is the user's, shared by every repository.
+    (tmp_path / ".reporlm.toml").write_text("local_prefix_cache = false\nlocal_prefix_cache_mb = 1e9\n")
+    settings = load_settings(tmp_path, env={})
+    assert settings.local_prefix_cache is True and settings.local_prefix_cache_mb == 1024.0
+    assert "'local_prefix_cache'" in caplog.text and "'local_prefix_cache_mb'" in caplog.text
+    env = {"REPORLM_LOCAL_PREFIX_CACHE": " ON ", "REPORLM_LOCAL_PREFIX_CACHE_MB": "64"}
+    settings = load_settings(tmp_path, env=env)
+    assert settings.local_prefix_cache is True and settings.local_prefix_cache_mb == 64.0
+    flag = {"local_prefix_cache": False}  # --no-local-prefix-cache
+    assert load_settings(tmp_path, env=env, overrides=flag).local_prefix_cache is False
+    overrides, _ = split(normalize({"localPrefixCache": False, "localPrefixCacheMb": 10}))
+    settings = load_settings(None, env=env, overrides=overrides)
+    assert (settings.local_prefix_cache, settings.local_prefix_cache_mb) == (False, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        ({"REPORLM_LOCAL_PREFIX_CACHE": "maybe"}, {}, r"PREFIX_CACHE='maybe': .* must be 1 or 0"),
+        ({}, {"local_prefix_cache": "no"}, r"local_prefix_cache must be true or false, not 'no'"),
+        ({}, {"local_prefix_cache": 0}, r"must be true or false, not 0"),
+        ({"REPORLM_LOCAL_PREFIX_CACHE_MB": "big"}, {}, r"local_prefix_cache_mb must be a size in MB"),
+        ({}, {"local_prefix_cache_mb": -1}, r"local_prefix_cache_mb must be a size in MB, 0 or more"),
+    ],
+)
+def test_bad_local_prefix_cache_settings_are_named(
+    env: dict[str, str], overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, env=env, overrides=overrides)

@@ -57,6 +57,8 @@ def build_models(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
         kwargs["n_ctx"] = LOCAL_CONTEXT_TOKENS
         if settings.local_threads is not None:
             kwargs["n_threads"] = settings.local_threads
+        kwargs["prefix_cache"] = settings.local_prefix_cache
+        kwargs["prefix_cache_mb"] = settings.local_prefix_cache_mb
     else:
         kwargs.update(base_url=settings.base_url, api_key=settings.api_key)
     client = make_client(provider, **kwargs)

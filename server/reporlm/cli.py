@@ -126,6 +126,11 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--prompt-version", help="the model-facing prompts to use (default v2; v1 is the earlier set)"
     )
+    command.add_argument(
+        "--local-prefix-cache",
+        action=argparse.BooleanOptionalAction,
+        help="load and save the embedded model's state for the start every question shares (default: on)",
+    )
     command.add_argument("--json", action="store_true", help="print the full result as JSON")
     command.add_argument(
         "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
@@ -203,6 +208,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "block_seconds": args.block_seconds,
         "local_threads": args.local_threads,
         "prompt_version": args.prompt_version,
+        "local_prefix_cache": args.local_prefix_cache,
         "trace_max_age_days": args.trace_max_age_days,
         "trace_max_mb": args.trace_max_mb,
         "limits": {k: v for k, v in limits.items() if v is not None},

@@ -39,6 +39,8 @@ _ENV = {
     "sub_model": "REPORLM_SUB_MODEL",
     "base_url": "REPORLM_BASE_URL",
     "local_threads": "REPORLM_LOCAL_THREADS",
+    "local_prefix_cache": "REPORLM_LOCAL_PREFIX_CACHE",
+    "local_prefix_cache_mb": "REPORLM_LOCAL_PREFIX_CACHE_MB",
     "trace_max_age_days": "REPORLM_TRACE_MAX_AGE_DAYS",
     "trace_max_mb": "REPORLM_TRACE_MAX_MB",
     "prompt_version": "REPORLM_PROMPT_VERSION",
@@ -66,7 +68,10 @@ _NUMBERS = {
     "local_threads": _Number(int, 1, "a whole number of CPU threads, at least 1"),
     "trace_max_age_days": _Number(float, 0, "a number of days, 0 or more (0: no age limit)"),
     "trace_max_mb": _Number(float, 0, "a size in MB, 0 or more (0: no size cap)"),
+    "local_prefix_cache_mb": _Number(float, 0, "a size in MB, 0 or more (0: no size cap)"),
 }
+_FLAGS = {"local_prefix_cache"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,12 @@ class Settings:
     """From the environment or api_key_file; never logged, traced or given to the sandbox."""
     local_threads: int | None = None
     """CPU threads llama.cpp uses for the embedded model; None: every core this process may use."""
+    local_prefix_cache: bool = True
+    """Keep the embedded model's state after the start every question shares (system prompt, example)
+    in the user cache folder, so the next process loads it instead of computing it again."""
+    local_prefix_cache_mb: float = 1024.0
+    """Size cap of that cache; the least recently used states go first; 0: no cap. Never taken from a
+    repository file."""
     trace_max_age_days: float = 14.0
     """When a run starts its trace, older traces in the trace folder are removed; 0: no age limit."""
     prompt_version: str = PROMPT_VERSION
@@ -264,6 +275,11 @@ def _check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) 
 
 def _from_env(key: str, var: str, raw: str) -> Any:
     """An environment variable's text as the setting's type (numbers are checked in `_build`)."""
+    if key in _FLAGS:
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ConfigError(f"{var}={raw!r}: {key} must be 1 or 0 (true/false, yes/no, on/off)")
+        return word in _TRUE
     number = _NUMBERS.get(key)
     if number is None:
         return raw
@@ -298,6 +314,9 @@ def _build(values: dict[str, Any]) -> Settings:
     version = values.get("prompt_version")
     if version is not None and version not in PROMPT_VERSIONS:
         raise ConfigError(f"prompt_version must be one of {', '.join(PROMPT_VERSIONS)}, not {version!r}")
+    for key in _FLAGS & values.keys():
+        if not isinstance(values[key], bool):
+            raise ConfigError(f"{key} must be true or false, not {values[key]!r}")
     limits = values.pop("limits", {})
     if not isinstance(limits, Mapping):
         raise ConfigError("budget/limits must be a table of limits")

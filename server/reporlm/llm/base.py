@@ -13,10 +13,11 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
-    cache: bool = False
+    cache: bool = field(default=False, compare=False)
     """The conversation up to the end of this message is a stable prefix that other calls share
     (the same system prompt and example for every question, the same repository context for every
-    question about one revision): a client may keep it in a prompt cache."""
+    question about one revision): a client may keep it in a prompt cache (the embedded model saves
+    its state there). A hint: it never changes an answer."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
+from reporlm.cache_dir import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,7 @@ def find_package_dir(module: str) -> Path | None:
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where assembled models live: ``$REPORLM_CACHE_DIR/models`` or the user cache dir."""
-    env = os.environ if env is None else env
-    root = env.get("REPORLM_CACHE_DIR") or platformdirs.user_cache_dir("reporlm", appauthor=False)
-    return Path(root).expanduser() / "models"
+    return cache_root(env) / "models"
 
 
 def locate_parts(spec: WeightsSpec, finder: PackageFinder = find_package_dir) -> list[Path]:

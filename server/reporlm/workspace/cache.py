@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
-import platformdirs
+from reporlm.cache_dir import CACHE_DIR_ENV, cache_root
 
-CACHE_DIR_ENV = "REPORLM_CACHE_DIR"
-
-
-def cache_root() -> Path:
-    """`$REPORLM_CACHE_DIR`, else the platform's user cache folder for reporlm."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_cache_dir("reporlm", appauthor=False))
+__all__ = ["CACHE_DIR_ENV", "cache_root", "index_path"]
 
 
 def index_path(root: Path, cache_dir: Path | None = None) -> Path:
