@@ -384,3 +384,18 @@ async def test_code_that_failed_may_run_again_once_other_code_has_run(small_repo
     assert "NameError" in root.calls[1].messages[-1].content
     assert "You already ran exactly this code" in root.calls[2].messages[-1].content
     assert result.answer == "5 files: shop/retry.py:3" and result.iterations == 4
+
+
+async def test_a_lookup_that_finds_nothing_says_why_and_what_exists(small_repo: Path) -> None:
+    code = (
+        "for x in repo.callers('with_retry') + repo.callers('place') + repo.definitions('retries_with'):\n"
+        "    print(x)"
+    )
+    root = ScriptedClient([repl(code), "FINAL(done: shop/retry.py:6)"])
+    async with session_for(small_repo, root) as session:
+        await session.ask("q")
+    output = root.calls[1].messages[-1].content
+    assert "Note: repo.callers('with_retry') found nothing: no definition of that name." in output
+    assert "Definitions with similar words: shop/retry.py::with_retries" in output
+    assert "`place` is defined at shop/orders.py:4, but nothing calls it." in output
+    assert "Note: repo.definitions('retries_with') found nothing" in output

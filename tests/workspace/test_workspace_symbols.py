@@ -184,3 +184,18 @@ def test_repo_map_fits_its_budget(tmp_path: Path) -> None:
     assert 0 < len(small) * 2 // 7 <= 120
     assert len(large) > len(small)
     assert repo.repo_map(max_tokens=0) == ""
+
+
+def test_definitions_take_the_path_and_name_form_the_functions_print(tmp_path: Path) -> None:
+    from reporlm.workspace.symbols import split_path_name
+
+    root = tmp_path / "r"
+    for name in ("a.py", "b.py"):
+        write(root, name, "def f():\n    pass\n")
+    repo = Repo(root, persist_index=False)
+    assert [s.path for s in repo.definitions("f")] == ["a.py", "b.py"]
+    assert [s.path for s in repo.definitions("b.py::f")] == ["b.py"]
+    with pytest.raises(WorkspaceError, match=r"no such file: c\.py"):
+        repo.definitions("c.py::f")
+    # C++ and Rust scope names are not paths.
+    assert split_path_name("Type::method") == (None, "Type::method")

@@ -64,6 +64,8 @@ HOST_CALL_GRACE_SECONDS = 1.0
 next deadline check)."""
 CHECK_SECONDS = 3.0
 """Checking an answer's citations gets this long; citations left are flagged as not checked."""
+_NAME_LOOKUPS = ("definitions", "callers", "subclasses", "importers", "references")
+_USE = {"callers": "calls", "subclasses": "inherits from", "importers": "imports", "references": "uses"}
 MAX_BATCH_PROMPTS = 1000
 """Prompts one llm_query_batched call may send, whatever the budget says."""
 
@@ -149,6 +151,8 @@ class RLMRun:
         """What this run has seen of the repository: a citation is verified only against it."""
         self._block_repo_seconds = 0.0
         """Time the host has spent on the repo.* calls of the block running now."""
+        self._notes: list[str] = []
+        """What the host adds to the block's output (why a lookup found nothing)."""
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -365,6 +369,7 @@ class RLMRun:
     async def _execute(self, code: str) -> ExecResult:
         self._emit("code", code=code)
         self._block_repo_seconds = 0.0
+        self._notes = []
         result = await self._sandbox().execute(code)
         self.seen.add_text(result.output)
         self._last_output = result.output
@@ -382,7 +387,11 @@ class RLMRun:
         return result
 
     def _output_message(self, n: int, result: ExecResult) -> str:
-        text = result.output if result.output.strip() else self.prompts.message("empty_output")
+        notes = list(dict.fromkeys(self._notes))[:5]
+        if result.output.strip():
+            text = result.output.rstrip() + ("\n" + "\n".join(notes) if notes else "")
+        else:
+            text = "\n".join(notes) or self.prompts.message("empty_output")
         if result.killed:
             state = self.prompts.message("state_lost" if result.reset else "state_kept")
             text = (
@@ -492,6 +501,10 @@ class RLMRun:
                 return await function(*args, **kwargs)
             value = await self._host_call(name, functools.partial(function, *args, **kwargs))
             self._saw(entry.attribute, bound, value)
+            if value == [] and entry.owner == "repo" and entry.attribute in _NAME_LOOKUPS and args:
+                # An empty list prints nothing: say why, and what exists instead.
+                note = functools.partial(self._nothing_found, entry.attribute, args[0])
+                self._notes.append(await self._host_call(name, note))
             return value
         except WorkspaceError as exc:
             raise ValueError(str(exc)) from None
@@ -532,6 +545,29 @@ class RLMRun:
             raise ValueError(str(exc)) from None
         finally:
             self._block_repo_seconds += time.monotonic() - started
+
+    def _nothing_found(self, function: str, name: object) -> str:
+        """A note for the model on a lookup that found nothing: the name is defined but unused, or
+        the definitions whose names look most like it."""
+        text = str(name)[:200]
+        head = f"Note: repo.{function}({text!r}) found nothing"
+        if function != "definitions":
+            try:
+                defined = self.repo.definitions(text)
+            except WorkspaceError:
+                defined = []
+            if defined:
+                d = defined[0]
+                used = _USE[function]
+                return f"{head}; `{d.qualified}` is defined at {d.path}:{d.line}, but nothing {used} it."
+        try:
+            similar = self.repo.search(text.replace("::", " ").replace(".", " "), k=5)
+        except WorkspaceError:
+            similar = []
+        if not similar:
+            return f"{head}: no definition of that name."
+        names = ", ".join(f"{m.path}::{m.qualified}" for m in similar)
+        return f"{head}: no definition of that name. Definitions with similar words: {names}"
 
     def _saw(self, function: str, call: inspect.BoundArguments, value: Any) -> None:
         """Remember which lines a repository call showed the model's code."""

@@ -26,7 +26,17 @@ from .listing import VCS_DIRS, Listing, is_text_file, list_files
 from .paths import is_under, to_relative
 from .repomap import MapEntry, RepoGraph, is_peripheral, render_map
 from .search import MAX_RESULTS, GitScope, Hit, Matcher, grep_files
-from .symbols import Caller, Importer, Match, Subclass, Symbol, kind_matcher, name_matcher, symbol
+from .symbols import (
+    Caller,
+    Importer,
+    Match,
+    Subclass,
+    Symbol,
+    kind_matcher,
+    name_matcher,
+    split_path_name,
+    symbol,
+)
 from .text import count_lines, decode, split_lines, stream_line_range
 from .tree import human_size, render_tree
 
@@ -355,12 +365,14 @@ class Repo:
     def definitions(self, name: str, max_results: int = 100) -> list[Symbol]:
         """Where `name` is defined, as Symbols (.path, .line, .qualified), source before tests.
 
-        `name` is a plain or qualified name: "helper", "Order.submit".
+        `name` is a plain or qualified name: "helper", "Order.submit", or the `path::Name` form
+        the functions print ("src/shop/order.py::Order.submit"), which keeps that file's only.
         Example: `repo.definitions("Order.submit")`.
         """
         limit = self._limit(max_results)
+        path, name = split_path_name(name)
         simple, by_name = name_matcher(name)
-        paths_by_blob = self._symbol_view(None)
+        paths_by_blob = self._symbol_view(self._file(path) if path else None)
         index = self._services.index()
         rows = index.definitions_named(simple) if simple is not None else index.definitions_in(paths_by_blob)
         found = [symbol(p, d) for blob, d in rows if by_name(d) for p in paths_by_blob.get(blob, ())]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import WorkspaceError
+from .languages import language_of
 from .regex import LinearRegex
 from .tags import Definition
 
@@ -85,6 +86,20 @@ def symbol(path: str, definition: Definition) -> Symbol:
     return Symbol(
         definition.name, definition.kind, path, definition.line, definition.end_line, definition.parent
     )
+
+
+def split_path_name(name: object) -> tuple[str | None, object]:
+    """`src/a.py::Order.submit` -> ("src/a.py", "Order.submit"); anything else -> (None, name).
+
+    The `path::QualifiedName` form is what the code-intelligence functions print, so a model may
+    pass it back as it read it.
+    """
+    if isinstance(name, str) and "::" in name:
+        path, _, rest = name.strip().partition("::")
+        # A path has a folder or a file extension we know (`Type::method` in C++ or Rust has neither).
+        if rest and " " not in path and ("/" in path or language_of(path) is not None):
+            return path, rest
+    return None, name
 
 
 def name_matcher(name: object) -> tuple[str | None, Callable[[Definition], bool]]:
