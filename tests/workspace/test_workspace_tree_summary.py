@@ -118,7 +118,7 @@ def test_summary_tree_falls_back_to_one_level_when_long(tmp_path: Path) -> None:
         ("inc/x.hpp", "C++"),
         ("x.h", "C"),
         ("Prog.cs", "C#"),
-        ("s.SH", "Shell"),
+        ("s.SH", "Bash"),
         ("Dockerfile", "Dockerfile"),
         ("sub/Makefile", "Makefile"),
         ("CMakeLists.txt", "CMake"),

@@ -1,24 +1,21 @@
-"""Language names by file extension (and a few well-known file names), for summaries."""
+"""Language names by file extension (and a few well-known file names), for summaries.
+
+The languages we parse are those of `grammars/languages.toml`, the one table of their names,
+extensions and file names; this module adds only the languages we recognise but do not parse.
+"""
 
 from __future__ import annotations
 
-_BY_EXTENSION: dict[str, tuple[str, ...]] = {
-    "Python": ("py", "pyi", "pyx"),
-    "JavaScript": ("js", "mjs", "cjs", "jsx"),
-    "TypeScript": ("ts", "mts", "cts"),
-    "TSX": ("tsx",),
-    "Go": ("go",),
-    "Rust": ("rs",),
-    "Java": ("java",),
+from functools import cache
+
+from .grammars import load_grammars
+
+_OTHER_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "Cython": ("pyx", "pxd"),
     "Kotlin": ("kt", "kts"),
     "Scala": ("scala", "sc"),
     "Swift": ("swift",),
-    "C": ("c", "h"),
-    "C++": ("cc", "cpp", "cxx", "c++", "hh", "hpp", "hxx", "h++", "ipp", "inl"),
-    "C#": ("cs",),
     "Objective-C": ("m", "mm"),
-    "Ruby": ("rb", "rake", "gemspec"),
-    "PHP": ("php",),
     "Perl": ("pl", "pm"),
     "Lua": ("lua",),
     "R": ("r",),
@@ -30,7 +27,7 @@ _BY_EXTENSION: dict[str, tuple[str, ...]] = {
     "OCaml": ("ml", "mli"),
     "Clojure": ("clj", "cljs", "cljc", "edn"),
     "Zig": ("zig",),
-    "Shell": ("sh", "bash", "zsh", "fish"),
+    "Shell": ("zsh", "fish"),
     "PowerShell": ("ps1", "psm1"),
     "Batch": ("bat", "cmd"),
     "SQL": ("sql",),
@@ -57,28 +54,39 @@ _BY_EXTENSION: dict[str, tuple[str, ...]] = {
     "Tree-sitter Query": ("scm",),
 }
 
-_BY_FILENAME: dict[str, str] = {
+_OTHER_FILENAMES: dict[str, str] = {
     "dockerfile": "Dockerfile",
     "containerfile": "Dockerfile",
     "makefile": "Makefile",
     "gnumakefile": "Makefile",
     "cmakelists.txt": "CMake",
-    "rakefile": "Ruby",
-    "gemfile": "Ruby",
     "justfile": "Just",
 }
 
-EXTENSIONS: dict[str, str] = {ext: lang for lang, exts in _BY_EXTENSION.items() for ext in exts}
+
+@cache
+def _tables() -> tuple[dict[str, str], dict[str, str]]:
+    """(extension -> language, file name -> language): the grammars' own, then the others."""
+    grammars = load_grammars().grammars.values()
+    extensions = {ext: g.name for g in grammars for ext in g.extensions}
+    filenames = {name: g.name for g in grammars for name in g.filenames}
+    for language, exts in _OTHER_EXTENSIONS.items():
+        for ext in exts:
+            extensions.setdefault(ext, language)
+    for name, language in _OTHER_FILENAMES.items():
+        filenames.setdefault(name, language)
+    return extensions, filenames
 
 
 def language_of(path: str) -> str | None:
     """The language of a repo-relative path, or None when its kind is not known."""
+    extensions, filenames = _tables()
     name = path.rpartition("/")[2].lower()
-    if name in _BY_FILENAME:
-        return _BY_FILENAME[name]
+    if name in filenames:
+        return filenames[name]
     if name.startswith("dockerfile."):
         return "Dockerfile"
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         return None  # no extension, or a dotfile such as ".gitignore"
-    return EXTENSIONS.get(ext)
+    return extensions.get(ext)
