@@ -44,6 +44,7 @@ _ENV = {
     "trace_max_age_days": "REPORLM_TRACE_MAX_AGE_DAYS",
     "trace_max_mb": "REPORLM_TRACE_MAX_MB",
     "prompt_version": "REPORLM_PROMPT_VERSION",
+    "subcall_cache_mb": "REPORLM_SUBCALL_CACHE_MB",
 }
 # What a repository's settings file may set, and only to lower it: tighter is always safe.
 _LOWERABLE = ("block_seconds", "output_chars")
@@ -69,6 +70,7 @@ _NUMBERS = {
     "trace_max_age_days": _Number(float, 0, "a number of days, 0 or more (0: no age limit)"),
     "trace_max_mb": _Number(float, 0, "a size in MB, 0 or more (0: no size cap)"),
     "local_prefix_cache_mb": _Number(float, 0, "a size in MB, 0 or more (0: no size cap)"),
+    "subcall_cache_mb": _Number(float, 0, "a size in MB, 0 or more (0: keep no answers)"),
 }
 _FLAGS = {"local_prefix_cache"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -106,6 +108,9 @@ class Settings:
     repository file."""
     trace_max_age_days: float = 14.0
     """When a run starts its trace, older traces in the trace folder are removed; 0: no age limit."""
+    subcall_cache_mb: float = 64.0
+    """Sub-call answers a server keeps (by model and prompt) for its whole life, in MB; the answers
+    used least recently go first past it, 0 keeps none."""
     prompt_version: str = PROMPT_VERSION
     """Which version of the model-facing prompts (engine/prompts/<version>/); older ones stay
     selectable so that runs can compare them."""

@@ -217,3 +217,18 @@ async def test_explain_asks_about_the_symbol_at_the_position(
         in (question)
     )
     assert "return with_retries(lambda: order.submit(), retries=5)" in question
+
+
+async def test_sub_call_answers_are_kept_within_the_cap_the_settings_give(
+    lsp: LanguageClient, small_repo: Path, tmp_path: Path
+) -> None:
+    code = "print(llm_query('a' * 300))\nprint(llm_query('b' * 300))"
+    # Replies go to whichever call comes next: the root's block, its two sub-calls, the root again.
+    script = write_script(tmp_path / "s.json", replies=[repl(code), "x", "y", "FINAL(shop/retry.py:3)"])
+    # 0.0005 MB (524 characters) holds one of the two prompts with its answer, not both.
+    await open_repo(lsp, small_repo, script, subcallCacheMb=0.0005)
+    await command(lsp, wire.ASK, {"question": "q"})
+    status = await command(lsp, wire.STATUS)
+    cache = status["folders"][0]["subcall_cache"]
+    assert cache["max_mb"] == 0.0005
+    assert cache["answers"] == 1, "the older answer went to keep within the cap"

@@ -43,6 +43,7 @@ from reporlm.engine.repl_functions import (
     sandbox_table,
 )
 from reporlm.engine.result import RunResult
+from reporlm.engine.subcall_cache import SubcallCache
 from reporlm.engine.trace import Tracer, preview
 from reporlm.llm.base import Message, ModelClient, ProviderError
 from reporlm.sandbox import ExecResult, Sandbox
@@ -85,7 +86,7 @@ class Runtime:
     models: Models
     options: EngineOptions
     tracer: Tracer
-    cache: dict[tuple[str, str], str] = field(default_factory=dict)
+    cache: SubcallCache = field(default_factory=SubcallCache)
     """Sub-call answers by (model, prompt): an unchanged question about unchanged text costs nothing."""
     semaphore: asyncio.Semaphore | None = None
 

@@ -19,6 +19,7 @@ from reporlm.engine.plan import PlanResult, parse_plan
 from reporlm.engine.prompting import PromptSet, load_prompts
 from reporlm.engine.result import RunResult
 from reporlm.engine.rlm import Models, RLMRun, Runtime
+from reporlm.engine.subcall_cache import SubcallCache
 from reporlm.engine.trace import JsonlWriter, Listener, Tracer
 from reporlm.sandbox import Sandbox
 from reporlm.workspace import Repo
@@ -35,14 +36,14 @@ class Session:
         *,
         secrets: Iterable[str] = (),
         owns_clients: bool = True,
-        cache: dict[tuple[str, str], str] | None = None,
+        cache: SubcallCache | None = None,
     ) -> None:
         self.repo = repo
         self.models = models
         self.options = options or EngineOptions()
         self._secrets = tuple(secrets)
         self._owns_clients = owns_clients
-        self._cache: dict[tuple[str, str], str] = {} if cache is None else cache
+        self._cache = SubcallCache() if cache is None else cache
         """Sub-call answers by (model, prompt); sessions of one server may share one."""
         self._sandbox: Sandbox | None = None
         self._current: RLMRun | None = None

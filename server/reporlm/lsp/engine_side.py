@@ -18,6 +18,7 @@ from reporlm.config import ConfigError, Settings
 from reporlm.engine.explain import NothingToExplain
 from reporlm.engine.rlm import Models
 from reporlm.engine.session import Session
+from reporlm.engine.subcall_cache import SubcallCache
 from reporlm.llm.base import ProviderError
 from reporlm.llm.local import LocalUnavailable
 from reporlm.llm.registry import default_models
@@ -45,7 +46,7 @@ def make_setup(
     provider: str,
     server_options: ServerOptions,
     repo: Repo,
-    cache: dict[tuple[str, str], str],
+    cache: SubcallCache,
 ) -> Setup:
     """Sessions on `repo` with these settings; the model clients are built at the first run."""
     secrets = [settings.api_key] if settings.api_key else []

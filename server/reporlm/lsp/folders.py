@@ -23,6 +23,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from reporlm.engine.subcall_cache import SubcallCache
 from reporlm.lsp.runs import RunCap, RunControl, SessionPool
 from reporlm.lsp.wire import ConfigurationFailed
 
@@ -56,7 +57,7 @@ class Folder:
         self.repo: Repo | None = None
         self.index: dict[str, Any] = {"state": "not opened"}
         self.pool = SessionPool(cap)
-        self.cache: dict[tuple[str, str], str] = {}
+        self.cache = SubcallCache()
         """Sub-call answers shared by the folder's sessions: an unchanged module costs nothing twice."""
         self.runs: dict[RunControl, asyncio.Task[Any] | None] = {}
         """Runs about this folder, with the task of the request that runs each."""

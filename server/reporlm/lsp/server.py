@@ -241,6 +241,7 @@ class ReporlmServer(LanguageServer):
     async def _apply_settings(self, folder: Folder) -> None:
         """New sessions for the current settings (runs going on finish with the ones they had)."""
         assert self.engine is not None and folder.settings is not None and folder.repo is not None
+        folder.cache.resize(folder.settings.subcall_cache_mb)
         setup = self.engine.make_setup(
             folder.settings, resolve_provider(folder.settings), self.server_options, folder.repo, folder.cache
         )
@@ -543,6 +544,11 @@ class ReporlmServer(LanguageServer):
             "sub_model": sub_model,
             "budget": _limits_dict(settings.limits) if settings else None,
             "runs": {"active": folder.pool.active},
+            "subcall_cache": {
+                "answers": len(folder.cache),
+                "size_mb": round(folder.cache.size / 1024 / 1024, 4),
+                "max_mb": round(folder.cache.max_bytes / 1024 / 1024, 4),
+            },
             "api_key_set": bool(settings and settings.api_key),
             "configuration_error": folder.config_error,
             "workspace_error": folder.workspace_error,
