@@ -76,6 +76,7 @@ async def open_repo(
     script: Path | None = None,
     *,
     capabilities: types.ClientCapabilities | None = None,
+    process_id: int | None = None,
     **options: Any,
 ) -> types.InitializeResult:
     init: dict[str, Any] = {"provider": "scripted", **options}
@@ -84,6 +85,7 @@ async def open_repo(
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities or client_capabilities("visual_studio_code"),
+            process_id=process_id,  # None: pytest-lsp sends this process's id
             root_uri=repo.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name=repo.name)],
             initialization_options=init,
@@ -155,6 +157,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def gone(pids: set[int], what: str) -> None:
+    """Wait until none of `pids` is alive (a guard against hangs, as everywhere here)."""
+    await wait_until(lambda: not [pid for pid in pids if alive(pid)], what)
 
 
 def repl(code: str) -> str:

@@ -230,11 +230,17 @@ class ByteSource(Protocol):
 
 
 class StdinSource:
-    """Reads a pipe in a thread of its own, so a busy pool never delays input; `on_end` hears the
-    end of input from that thread, even while the event loop is busy."""
+    """Reads a pipe in a thread of its own, so a busy pool never delays input; `on_data` and
+    `on_end` hear of each piece read and of the end of input from that thread."""
 
-    def __init__(self, stdin: BinaryIO, on_end: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        stdin: BinaryIO,
+        on_data: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         self._fd = stdin.fileno()
+        self._on_data = on_data
         self._on_end = on_end
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporlm-stdin")
 
@@ -247,8 +253,9 @@ class StdinSource:
         except OSError as exc:
             log.warning("reading the client's input failed: %s", exc)
             data = b""
-        if not data and self._on_end is not None:
-            self._on_end()
+        callback = self._on_data if data else self._on_end
+        if callback is not None:
+            callback()
         return data
 
 

@@ -104,19 +104,19 @@ async def _until_exit(server: ReporlmServer, reading: Awaitable[None]) -> int:
 async def _serve_stdio(server: ReporlmServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
-    server.watchdog = watchdog = _watchdog(server)
+    server.watchdog = watchdog = _watchdog(server, stdin.fileno())
     watchdog.start()
-    reading = read_messages(
-        StdinSource(stdin, on_end=watchdog.input_ended), server.protocol.receive, server._stop_event
-    )
+    source = StdinSource(stdin, on_data=watchdog.input_read, on_end=watchdog.input_ended)
+    reading = read_messages(source, server.protocol.receive, server._stop_event)
     return await _until_exit(server, reading)
 
 
-def _watchdog(server: ReporlmServer) -> Watchdog:
+def _watchdog(server: ReporlmServer, input_fd: int) -> Watchdog:
     loop = asyncio.get_running_loop()
     return Watchdog(
         stop=lambda reason: loop.call_soon_threadsafe(server.client_gone, reason),
         exit_code=lambda: server.exit_code if server.exited.is_set() else 1,
+        input_fd=input_fd,
     )
 
 

@@ -1,12 +1,14 @@
 """The server ends when its client is gone, even while the event loop or a native call is busy.
 
-A plain thread, not a task (a busy loop must not delay it), watches for two signs: the end of
-input (the thread reading it says so) and the death of the client process that `initialize` named
-(`processId`; LSP says the server then exits). On either, it asks the loop to stop as usual
-(runs stopped, sandbox workers killed, indexes closed); if the process is still there `grace`
-seconds later, it kills every process below it (sandbox and parse workers) and leaves with
-os._exit. A model computing in a thread (llama.cpp releases the GIL while it computes) or a
-shutdown waiting on one cannot keep an orphan alive.
+A plain thread, not a task (a busy loop must not delay it), watches for three signs: the client
+hung up its end of the input pipe (seen with poll(2), whether or not the loop reads), the reader
+reached the end of input, or the client process that `initialize` named (`processId`) died — LSP
+says the server then exits. The end of input is the reader's to act on, in order (an `exit` may
+still be in the pipe); a dead client process is told to the loop (`stop`). Either way, once the
+server has made no progress for `grace` seconds (no more input consumed) and is still there, the
+watchdog kills every process below it (sandbox and parse workers) and leaves with os._exit: a
+model computing in a thread (llama.cpp releases the GIL while it computes), a shutdown waiting on
+one, or a handler that never returns cannot keep an orphan alive.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-GRACE_SECONDS = 2.0
+GRACE_SECONDS = 3.0
 
 
 class Watchdog:
@@ -33,17 +37,21 @@ class Watchdog:
         stop: Callable[[str], None],
         exit_code: Callable[[], int],
         *,
+        input_fd: int | None = None,
         poll: float = POLL_SECONDS,
         grace: float = GRACE_SECONDS,
     ) -> None:
-        """`stop(reason)` asks the server to stop (from this thread); `exit_code()` is the code to
-        leave with if it has not by the end of the grace period."""
+        """`stop(reason)` asks the server to stop (called from this thread); `exit_code()` is the
+        code to leave with when it has not stopped in time; `input_fd` is the pipe to watch."""
         self._stop = stop
         self._exit_code = exit_code
+        self._input_fd = input_fd
         self._poll = poll
         self._grace = grace
         self._client_pid: int | None = None
         self._gone: str | None = None
+        self._input_ended = False
+        self._progress = 0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reporlm-watchdog", daemon=True)
 
@@ -63,36 +71,72 @@ class Watchdog:
         self._client_pid = pid
         self._wake.set()
 
+    def input_read(self) -> None:
+        """Called by the reader, from its own thread, for each piece of input it consumed."""
+        self._progress += 1
+
     def input_ended(self) -> None:
         """Called by the reader, from its own thread, at the end of input."""
-        self.client_gone("the client closed the connection")
-
-    def client_gone(self, reason: str) -> None:
-        if self._gone is None:
-            self._gone = reason
+        self._input_ended = True
         self._wake.set()
 
     def _run(self) -> None:
-        while self._gone is None:
-            self._wake.wait(self._poll)
+        hangup = _HangUp(self._input_fd)
+        deadline = 0.0
+        progress = -1
+        while True:
+            if not hangup.wait(self._poll):
+                self._wake.wait(self._poll)
             self._wake.clear()
-            pid = self._client_pid
-            if self._gone is None and pid is not None and not process_alive(pid):
-                self._gone = f"the client process {pid} is gone"
-        log.warning("%s: stopping", self._gone)
-        with contextlib.suppress(Exception):  # the loop may be closed already
-            self._stop(self._gone)
-        # Only reached when the orderly stop did not end the process in time.
-        threading.Event().wait(self._grace)
-        code = self._exit_code()
+            if self._gone is None:
+                self._gone = self._sign(hangup.seen)
+                if self._gone is None:
+                    continue
+                log.warning("%s: stopping", self._gone)
+                if not self._gone.startswith("the client closed"):
+                    with contextlib.suppress(Exception):  # the loop may be closed already
+                        self._stop(self._gone)
+            now = time.monotonic()
+            if self._progress != progress:  # still reading what the client sent before it left
+                progress, deadline = self._progress, now + self._grace
+            elif now >= deadline:
+                break
         killed = kill_descendants()
         log.warning(
-            "the server did not stop within %.0f s: killed %d processes below it; exiting",
+            "the server did not stop within %.0f s of its client going: killed %d processes below it",
             self._grace,
             killed,
         )
         logging.shutdown()
-        os._exit(code)
+        os._exit(self._exit_code())
+
+    def _sign(self, hung_up: bool) -> str | None:
+        if hung_up or self._input_ended:
+            return "the client closed the connection"
+        pid = self._client_pid
+        if pid is not None and not process_alive(pid):
+            return f"the client process {pid} is gone"
+        return None
+
+
+class _HangUp:
+    """Waits for the writer of a pipe to close it, without reading from it (poll's POLLHUP)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.seen = False
+        self._poller = None
+        if fd is not None and hasattr(select, "poll"):
+            self._poller = select.poll()
+            self._poller.register(fd, 0)  # POLLHUP and POLLERR are always reported
+
+    def wait(self, seconds: float) -> bool:
+        """Whether it waited (False: nothing to watch, or the hang-up was seen already)."""
+        if self._poller is None or self.seen:
+            return False
+        for _, events in self._poller.poll(int(seconds * 1000)):
+            if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                self.seen = True
+        return True
 
 
 def process_alive(pid: int) -> bool:
