@@ -58,6 +58,8 @@ class _Window:
     start: float
     passed: int = 0
     held: int = 0
+    example: str = ""
+    """The first line held back, as an example in the summary."""
 
 
 class Throttle(logging.Filter):
@@ -86,12 +88,12 @@ class Throttle(logging.Filter):
             return True
         key = (record.name, record.levelno, str(record.msg))
         now = self._clock()
-        over: list[tuple[tuple[str, int, str], int]] = []
+        over: list[tuple[tuple[str, int, str], _Window]] = []
         with self._lock:
             window = self._windows.get(key)
             if window is None or now - window.start >= self.window:
                 if window is not None and window.held:
-                    over.append((key, window.held))
+                    over.append((key, window))
                 window = self._windows[key] = _Window(now)
                 if len(self._windows) > 1000:  # many distinct lines: forget the quiet ones
                     self._forget_quiet(now)
@@ -100,19 +102,22 @@ class Throttle(logging.Filter):
                 window.passed += 1
             else:
                 window.held += 1
+                if not window.example:
+                    window.example = record.getMessage()
                 self._arm()
         self._summarize(over)  # outside the lock: these go through the handlers, and this filter
         return passed
 
-    def flush(self) -> None:
-        """Log the counts of the windows that are over (a timer calls this while lines are held)."""
+    def flush(self, *, everything: bool = False) -> None:
+        """Log the counts of the windows that are over, or of all (`everything`, before exiting).
+        A timer calls this while lines are held."""
         now = self._clock()
-        over: list[tuple[tuple[str, int, str], int]] = []
+        over: list[tuple[tuple[str, int, str], _Window]] = []
         with self._lock:
             self._timer = None
             for key, window in list(self._windows.items()):
-                if window.held and now - window.start >= self.window:
-                    over.append((key, window.held))
+                if window.held and (everything or now - window.start >= self.window):
+                    over.append((key, window))
                     del self._windows[key]
             if any(w.held for w in self._windows.values()):
                 self._arm()
@@ -124,14 +129,15 @@ class Throttle(logging.Filter):
             self._timer.daemon = True
             self._timer.start()
 
-    def _summarize(self, over: list[tuple[tuple[str, int, str], int]]) -> None:
-        for (name, level, template), held in over:
+    def _summarize(self, over: list[tuple[tuple[str, int, str], _Window]]) -> None:
+        now = self._clock()
+        for (name, level, _), window in over:
             logging.getLogger(name).log(
                 level,
                 "%d more like this in the last %.0f s: %s",
-                held,
-                self.window,
-                short(template, 120),
+                window.held,
+                min(now - window.start, self.window),
+                short(window.example, 160),
                 extra={"_reporlm_summary": True},
             )
 
@@ -205,6 +211,15 @@ class ClientLogHandler(logging.Handler):
             self._loop.call_soon_threadsafe(self._notify, params)
 
 
+_throttles: list[Throttle] = []
+
+
+def flush_counts() -> None:
+    """Log what every throttle still holds back: call before the process exits."""
+    for throttle in _throttles:
+        throttle.flush(everything=True)
+
+
 def setup(
     level: str, notify: Callable[[types.LogMessageParams], None], secrets: Callable[[], list[str | None]]
 ) -> ClientLogHandler:
@@ -214,6 +229,7 @@ def setup(
     """
     masking = SecretFilter(secrets)
     throttle = Throttle()
+    _throttles[:] = [throttle]
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(level.upper())
     stderr.setFormatter(Bounded("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -74,9 +74,13 @@ class ReporlmProtocol(LanguageServerProtocol):
     _server: ReporlmServer
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self._initialize_received = False
         self._shutdown_received = False
+        super().__init__(*args, **kwargs)  # (which reads every attribute, properties included)
+
+    @property
+    def shutdown_received(self) -> bool:
+        return self._shutdown_received
 
     # -- reading messages ------------------------------------------------------------------------
 
@@ -104,6 +108,8 @@ class ReporlmProtocol(LanguageServerProtocol):
         if "jsonrpc" not in data:
             return data  # pygls's own tests feed nested objects through here
         method = data.get("method")
+        if method is not None and "params" not in data:
+            data = {**data, "params": None}  # JSON-RPC lets params out; pygls's generic types need it
         try:
             if "id" in data and "error" in data:
                 return self._converter.structure(data, types.ResponseErrorMessage)

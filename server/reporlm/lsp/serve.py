@@ -44,6 +44,7 @@ def serve_stdio(level: str = "warning") -> NoReturn:
     code = _run(_serve_stdio(server, sys.stdin.buffer, protocol_out))
     # The stdin reader thread may still block on a pipe the client keeps open after `exit`; the
     # interpreter would wait for it forever. Every session is closed by now: leave at once.
+    logs.flush_counts()
     logging.shutdown()
     os._exit(code)
 
@@ -92,7 +93,13 @@ async def _until_exit(server: ReporlmServer, reading: Awaitable[None]) -> int:
     try:
         await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
         if reader.done() and not exited.done():
-            log.info("the client closed the connection")
+            failed = None if reader.cancelled() else reader.exception()
+            if failed is not None:
+                log.error("reading the client's messages failed", exc_info=failed)
+            else:
+                log.info("the client closed the connection")
+            # As LSP says of `exit`: 0 only after a shutdown, and never when reading failed.
+            server.exit_code = 0 if failed is None and server.protocol.shutdown_received else 1
     finally:
         server._stop_event.set()  # type: ignore[union-attr]
         for task in (reader, exited):
@@ -117,6 +124,7 @@ def _watchdog(server: ReporlmServer, input_fd: int) -> Watchdog:
         stop=lambda reason: loop.call_soon_threadsafe(server.client_gone, reason),
         exit_code=lambda: server.exit_code if server.exited.is_set() else 1,
         input_fd=input_fd,
+        before_exit=logs.flush_counts,
     )
 
 

@@ -70,6 +70,8 @@ SHUTDOWN_WAIT_SECONDS = 5.0
 
 
 class ReporlmServer(CompatLanguageServer):
+    protocol: ReporlmProtocol
+
     def __init__(self) -> None:
         super().__init__(wire.SERVER_NAME, __version__, protocol_cls=ReporlmProtocol)
         self.folders = Folders()

@@ -38,12 +38,15 @@ class Watchdog:
         exit_code: Callable[[], int],
         *,
         input_fd: int | None = None,
+        before_exit: Callable[[], None] | None = None,
         poll: float = POLL_SECONDS,
         grace: float = GRACE_SECONDS,
     ) -> None:
         """`stop(reason)` asks the server to stop (called from this thread); `exit_code()` is the
-        code to leave with when it has not stopped in time; `input_fd` is the pipe to watch."""
+        code to leave with when it has not stopped in time; `input_fd` is the pipe to watch;
+        `before_exit` runs just before the watchdog ends the process."""
         self._stop = stop
+        self._before_exit = before_exit
         self._exit_code = exit_code
         self._input_fd = input_fd
         self._poll = poll
@@ -92,8 +95,10 @@ class Watchdog:
                 self._gone = self._sign(hangup.seen)
                 if self._gone is None:
                     continue
-                log.warning("%s: stopping", self._gone)
-                if not self._gone.startswith("the client closed"):
+                if self._gone.startswith("the client closed"):
+                    log.info("%s", self._gone)  # the reader acts on it, after what is still unread
+                else:
+                    log.warning("%s: stopping", self._gone)
                     with contextlib.suppress(Exception):  # the loop may be closed already
                         self._stop(self._gone)
             now = time.monotonic()
@@ -107,6 +112,9 @@ class Watchdog:
             self._grace,
             killed,
         )
+        if self._before_exit is not None:
+            with contextlib.suppress(Exception):
+                self._before_exit()
         logging.shutdown()
         os._exit(self._exit_code())
 
