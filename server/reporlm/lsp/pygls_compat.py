@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCResponseMessage
@@ -224,6 +224,8 @@ class ReporlmProtocol(LanguageServerProtocol):
 
 class CompatLanguageServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
+        if source is FeatureRequestError:
+            return  # answered to the request already (as pygls does too)
         log.warning("%s: %s", getattr(source, "__name__", source), short(str(error), 300))
 
 
