@@ -223,3 +223,28 @@ def test_free_or_priced_models_keep_their_dollar_cap(
     )
     assert settings.limits.max_cost_usd == 1.0
     assert "no price" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "message"),
+    [
+        ("max_seconds", "'soon'", "max_seconds must be a number ≥ 0, not 'soon'"),
+        ("max_iterations", "2.5", "max_iterations must be a whole number ≥ 0, not 2.5"),
+        ("max_cost_usd", "-1", "max_cost_usd must be a number ≥ 0, not -1"),
+        ("max_depth", "true", "max_depth must be a whole number ≥ 0, not True"),
+        ("max_seconds", "nan", "max_seconds must be a number ≥ 0, not nan"),
+    ],
+)
+def test_budget_limits_of_the_wrong_type_are_errors_not_crashes_later(
+    tmp_path: Path, limit: str, value: str, message: str
+) -> None:
+    (tmp_path / ".reporlm.toml").write_text(f"[budget]\n{limit} = {value}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path)
+
+
+def test_budget_limits_take_numbers_and_none_where_there_may_be_no_limit() -> None:
+    limits = load_settings(None, overrides={"limits": {"max_seconds": 1.5, "max_sub_calls": None}}).limits
+    assert limits.max_seconds == 1.5 and limits.max_sub_calls is None
+    with pytest.raises(ConfigError, match="max_iterations must be a whole number ≥ 0, not None"):
+        load_settings(None, overrides={"limits": {"max_iterations": None}})

@@ -208,3 +208,43 @@ async def test_a_nul_filled_or_binary_body_is_a_parse_error(raw: RawClient, smal
     await still_serving(raw, "after")
     errors = [r for r in raw.replies() if r.get("id") is None]
     assert len(errors) == 3 and {e["error"]["code"] for e in errors} <= {PARSE_ERROR, INVALID_REQUEST}
+
+
+async def test_wrong_values_in_command_fields_are_invalid_params_not_internal_errors(
+    raw: RawClient, small_repo: Path
+) -> None:
+    await raw.initialize(small_repo)
+    cases = [
+        (
+            {"question": "q", "budget": {"max_seconds": "soon"}},
+            "budget: max_seconds must be a number ≥ 0, not 'soon'",
+        ),
+        ({"question": "q", "budget": {"maxIterations": 2.5}}, "max_iterations must be a whole number ≥ 0"),
+        ({"question": "q", "budget": {"max_cost_usd": [1]}}, "max_cost_usd must be a number ≥ 0"),
+        ({"question": "q", "budget": {"max_depth": -1}}, "max_depth must be a whole number ≥ 0, not -1"),
+        (
+            {"question": "q", "budget": {"max_sub_calls": True}},
+            "max_sub_calls must be a whole number ≥ 0, not True",
+        ),
+        ({"question": "q", "scope": "x" * 10_000}, "scope is 10,000 characters long"),
+        ({"question": "q", "folder": "f" * 5000}, "folder is 5,000 characters long"),
+    ]
+    for n, (argument, expected) in enumerate(cases):
+        params = {"command": "reporlm.server.ask", "arguments": [argument]}
+        raw.send({"jsonrpc": "2.0", "id": n, "method": "workspace/executeCommand", "params": params})
+        error = (await raw.reply(n))["error"]
+        assert error["code"] == INVALID_PARAMS and expected in error["message"], (argument, error)
+
+
+async def test_a_lone_surrogate_is_replaced_in_what_is_read_and_kept_in_the_id(
+    raw: RawClient, small_repo: Path
+) -> None:
+    await raw.initialize(small_repo)
+    # Valid JSON that no UTF-8 can hold: the scope names no folder, said in well-formed text.
+    body = (
+        b'{"jsonrpc": "2.0", "id": "s\\ud800", "method": "workspace/executeCommand", "params": '
+        b'{"command": "reporlm.server.ask", "arguments": [{"question": "q", "scope": "a\\udc00b"}]}}'
+    )
+    raw.send(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    reply = await raw.reply("s\ud800")
+    assert reply["error"] == {"code": INVALID_PARAMS, "message": "no such folder: a\ufffdb"}

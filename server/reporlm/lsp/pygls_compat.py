@@ -9,7 +9,8 @@ there is no one to answer, and the server goes on serving.
   only the top-level object is a message (pygls's `object_hook` turned every nested object with a
   `jsonrpc` key into one, and answered ids that were never sent); a batch, a non-object, a bad
   `id` or a non-string `method` gets InvalidRequest (pygls: no answer, or -32603 TypeError); a body
-  that is not JSON gets ParseError; NaN and Infinity are not JSON.
+  that is not JSON gets ParseError; NaN and Infinity are not JSON; a lone surrogate in a string
+  (valid JSON, but no UTF-8 can hold it) becomes U+FFFD.
 - `handle_message`: requests before `initialize` get ServerNotInitialized (-32002) and after
   `shutdown` InvalidRequest, as LSP says (pygls served the first and silently dropped the second).
 - `structure_message`: a request whose params do not fit its method still gets an answer, and the
@@ -33,6 +34,7 @@ import contextvars
 import importlib.metadata
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import cattrs
@@ -88,6 +90,9 @@ class ReporlmProtocol(LanguageServerProtocol):
         """Handle the body of one frame: a JSON-RPC message, or an error answer for what is not one."""
         try:
             data = json.loads(body, parse_constant=_no_constant)
+            if _SURROGATE_ESCAPE.search(body) and isinstance(data, dict):
+                # What is read, not the id: an answer echoes the id as it came.
+                data = {k: v if k == "id" else _well_formed(v) for k, v in data.items()}
         except (ValueError, RecursionError) as exc:  # also bad UTF-8 and numbers of 5,000 digits
             self._refuse(None, PARSE_ERROR, f"the message is not JSON: {short(str(exc), 200)}")
             return
@@ -266,6 +271,22 @@ def _json_kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}.get(
         type(value), type(value).__name__
     )
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _well_formed(value: Any) -> Any:
+    """`value` with every lone surrogate (JSON allows the escape; no UTF-8 can hold it, so the
+    first write to a file, a database or a provider would fail) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_well_formed(v) for v in value]
+    if isinstance(value, dict):
+        return {_well_formed(k): _well_formed(v) for k, v in value.items()}
+    return value
 
 
 def _no_constant(name: str) -> Any:
