@@ -712,8 +712,8 @@ async def run(
             question = (
                 "Write a long, detailed, line by line explanation of every function in this repository."
             )
-            seconds = await overshoot({"provider": "local"}, question, 30.0, runs, 600.0)
-            figures.append(overshoot_figure("embedded model computing", seconds, 30.0, 600.0))
+            seconds = await overshoot({"provider": "local"}, question, 30.0, runs, 300.0)
+            figures.append(overshoot_figure("embedded model computing", seconds, 30.0, 300.0))
             details["overshoot_embedded_model_s"] = seconds
     return figures, details
 
