@@ -111,7 +111,7 @@ class ReporlmProtocol(LanguageServerProtocol):
         """The typed message for `data` (a checked top-level object); None or _Answered when it
         does not fit its method, after saying so."""
         if "jsonrpc" not in data:
-            return data  # pygls's own tests feed nested objects through here
+            return data  # not a message (as json's object_hook, which pygls's reader used, sees them)
         method = data.get("method")
         if method is not None and "params" not in data:
             data = {**data, "params": None}  # JSON-RPC lets params out; pygls's generic types need it
