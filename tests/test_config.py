@@ -228,19 +228,20 @@ def test_free_or_priced_models_keep_their_dollar_cap(
 @pytest.mark.parametrize(
     ("limit", "value", "message"),
     [
-        ("max_seconds", "'soon'", "max_seconds must be a number ≥ 0, not 'soon'"),
-        ("max_iterations", "2.5", "max_iterations must be a whole number ≥ 0, not 2.5"),
-        ("max_cost_usd", "-1", "max_cost_usd must be a number ≥ 0, not -1"),
-        ("max_depth", "true", "max_depth must be a whole number ≥ 0, not True"),
-        ("max_seconds", "nan", "max_seconds must be a number ≥ 0, not nan"),
+        ("max_seconds", "soon", "max_seconds must be a number ≥ 0, not 'soon'"),
+        ("max_iterations", 2.5, "max_iterations must be a whole number ≥ 0, not 2.5"),
+        ("max_cost_usd", -1, "max_cost_usd must be a number ≥ 0, not -1"),
+        ("max_depth", True, "max_depth must be a whole number ≥ 0, not True"),
+        ("max_seconds", float("nan"), "max_seconds must be a number ≥ 0, not nan"),
+        ("max_sub_calls", [3], r"max_sub_calls must be a whole number ≥ 0, not \[3\]"),
     ],
 )
-def test_budget_limits_of_the_wrong_type_are_errors_not_crashes_later(
-    tmp_path: Path, limit: str, value: str, message: str
+def test_the_users_budget_limits_of_the_wrong_type_are_errors_not_crashes_later(
+    limit: str, value: object, message: str
 ) -> None:
-    (tmp_path / ".reporlm.toml").write_text(f"[budget]\n{limit} = {value}\n")
+    # From flags, the environment or an editor's options (a repository's file is checked on its own).
     with pytest.raises(ConfigError, match=message):
-        load_settings(tmp_path)
+        load_settings(None, env={}, overrides={"limits": {limit: value}})
 
 
 def test_budget_limits_take_numbers_and_none_where_there_may_be_no_limit() -> None:
