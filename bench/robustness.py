@@ -151,6 +151,7 @@ class Generator:
             b"Content-Length: 5\r\nContent-Length: 9\r\n\r\n" + good,
             b"Content-Type: application/json\r\n\r\n" + good,
             b"X-" + b"a" * 10_000 + b": b\r\n\r\n" + good,
+            b"X-Pad: a" + b" \t" * 3500 + b"b\r\nContent-Length: %d\r\n\r\n" % n + good,  # may be answered
             bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 300))),
             b"\x00" * 100,
             frame(good) + b"\r\n" * 50,  # stray line ends after a message

@@ -74,6 +74,11 @@ CASES = {
         [body(2)],
         ["shorter than its Content-Length"],
     ),
+    "a header value padded with thousands of blanks": (
+        b"X-Pad: a" + b" \t" * 3000 + b"b \r\n" + frame(1),
+        [body(1)],
+        [],
+    ),
     "an empty body": (b"Content-Length: 0\r\n\r\n" + frame(2), [b"", body(2)], []),
     "input ends inside a body": (
         frame(1) + b"Content-Length: 50\r\n\r\n{",

@@ -37,7 +37,9 @@ MAX_HEADER_BYTES = 8 * 1024
 CHUNK_BYTES = 64 * 1024
 
 _HEADER_END = b"\r\n\r\n"
-_HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*")
+# (Nothing here can backtrack much: the value's spaces are stripped in Python, not by the pattern,
+# which took 0.7 s on one 8 KB line of spaces as `[ \t]*(.*?)[ \t]*`.)
+_HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:(.*)")
 _HEADER_START = re.compile(rb"content-(?:length|type)[ \t]*:", re.IGNORECASE)
 _LENGTH_LINE = re.compile(rb"content-length[ \t]*:[ \t]*\d+[ \t]*\r\n", re.IGNORECASE)
 _KEEP_FOR_A_SPLIT_HEADER = len(b"content-length:") - 1
@@ -205,7 +207,7 @@ def _content_length(block: bytes) -> tuple[int | None, str]:
         match = _HEADER_LINE.fullmatch(line)
         if match is None:
             return None, f"a header line that is not `Name: value`: {_show(line)}"
-        name, value = match.groups()
+        name, value = match.group(1), match.group(2).strip(b" \t")
         if name.lower() == b"content-length":
             if not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS or length is not None:
                 return None, f"a bad Content-Length: {_show(value)}"
