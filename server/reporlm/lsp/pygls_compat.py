@@ -172,6 +172,7 @@ class ReporlmProtocol(LanguageServerProtocol):
 
     def _lifecycle(self, method: str) -> tuple[int, str] | None:
         """Why `method` may not be served now (an error code and a message), or None."""
+        method = short(method, 100)
         if self._shutdown_received:
             return (
                 INVALID_REQUEST,
