@@ -156,14 +156,23 @@ async def test_the_server_exits_when_the_client_process_dies_though_its_input_st
     request.cancel()
 
 
-async def test_a_dead_process_id_at_initialize_ends_the_server(
+async def test_a_process_id_that_names_no_process_here_is_not_watched(
     lsp: LanguageClient, small_repo: Path, tmp_path: Path
 ) -> None:
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    await open_repo(lsp, small_repo, write_script(tmp_path / "s.json", replies=[]), process_id=dead.pid)
+    # A client in another container (or machine) sends a pid from its own pid namespace: the
+    # server must not take that for a dead client and quit; the end of its input still ends it.
+    gone_already = subprocess.Popen(["true"])
+    gone_already.wait()
+    await open_repo(
+        lsp, small_repo, write_script(tmp_path / "s.json", replies=[]), process_id=gone_already.pid
+    )
     server = lsp._server
     assert server is not None
+    await asyncio.sleep(1.5)  # three watchdog polls
+    assert (await command(lsp, wire.STATUS))["server"]["name"] == "reporlm"
+    assert any("is not a process on this machine: not watching it" in m.message for m in lsp.log_messages)
+    assert server.stdin is not None
+    server.stdin.close()
     assert await asyncio.wait_for(server.wait(), 30) == 1
 
 

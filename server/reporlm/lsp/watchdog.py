@@ -3,12 +3,15 @@
 A plain thread, not a task (a busy loop must not delay it), watches for three signs: the client
 hung up its end of the input pipe (seen with poll(2), whether or not the loop reads), the reader
 reached the end of input, or the client process that `initialize` named (`processId`) died — LSP
-says the server then exits. The end of input is the reader's to act on, in order (an `exit` may
-still be in the pipe); a dead client process is told to the loop (`stop`). Either way, once the
-server has made no progress for `grace` seconds (no more input consumed) and is still there, the
-watchdog kills every process below it (sandbox and parse workers) and leaves with os._exit: a
-model computing in a thread (llama.cpp releases the GIL while it computes), a shutdown waiting on
-one, or a handler that never returns cannot keep an orphan alive.
+says the server then exits. (A processId that names no process at `initialize` is not watched:
+the client numbers processes in another pid namespace, a container's or another machine's.)
+
+The end of input is the reader's to act on, in order (an `exit` may still be in the pipe); a dead
+client process is told to the loop (`stop`). Either way, once the server has made no progress for
+`grace` seconds (no more input consumed) and is still there, the watchdog kills every process
+below it (sandbox and parse workers) and leaves with os._exit: a model computing in a thread
+(llama.cpp releases the GIL while it computes), a shutdown waiting on one, or a handler that never
+returns cannot keep an orphan alive.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ class Watchdog:
             return
         if sys.platform == "win32":  # os.kill(pid, 0) would terminate it there
             log.info("not watching the client process %d on Windows", pid)
+            return
+        if not process_alive(pid):
+            # Not a process here: a client in another container or on another machine numbers its
+            # processes differently. The end of input still tells when it is gone.
+            log.warning("the client's processId %d is not a process on this machine: not watching it", pid)
             return
         self._client_pid = pid
         self._wake.set()
