@@ -96,9 +96,11 @@ class FakeAPI:
                     api._stopping.wait()
                     return
                 body = reply.body(request) if callable(reply.body) else reply.body
-                data = json.dumps(body).encode()
+                # bytes go out as they are: replies that are not JSON, or not even whole.
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                if "content-type" not in {name.lower() for name in reply.headers}:
+                    self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -105,3 +105,45 @@ def test_the_prefix_cache_flag_reaches_the_settings() -> None:
     assert "local_prefix_cache" not in overrides()  # unset: the file, environment or default decide
     assert overrides("--no-local-prefix-cache")["local_prefix_cache"] is False
     assert overrides("--local-prefix-cache")["local_prefix_cache"] is True
+
+
+def test_a_malformed_provider_reply_is_a_provider_error_with_a_clear_message(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    # A proxy answering 200 with a page that is not JSON, then a completion without content.
+    fake_api.queue(200, b"<html>upstream timed out</html>")
+    not_json = ask(fake_api, small_repo, tmp_path)
+    no_content = chat("x")
+    no_content["choices"][0]["message"] = {"role": "assistant", "content": {"parts": 1}}
+    fake_api.queue(200, no_content)
+    no_text = ask(fake_api, small_repo, tmp_path)
+    for done, expected in (
+        (not_json, "the reply is not valid JSON (JSONDecodeError"),
+        (no_text, "malformed reply: the message content is {'parts': 1}, not text"),
+    ):
+        assert done.returncode == 3, done.stderr
+        assert "provider failed" in done.stderr and expected in done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_a_full_disk_under_the_trace_still_prints_the_answer(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    fake_api.queue(200, chat("```repl\nprint(repo.grep('MAX_RETRIES =')[0])\n```"))
+    fake_api.queue(200, chat("FINAL(Retries: shop/retry.py:3.)"))
+    args = ["ask", "q", "--repo", str(small_repo), "--provider", "openai", "--base-url", fake_api.url + "/v1"]
+    done = run_cli([*args, "--model", "m", "--trace", "/dev/full", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answer"] == "Retries: shop/retry.py:3."
+    assert answer["trace_file"] != "/dev/full", "the server's own trace, not the one that failed"
+    assert done.stderr.rstrip().endswith(
+        "reporlm: the trace could not be written to /dev/full: [Errno 28] No space left on device"
+    )
+
+
+def test_a_trace_path_that_cannot_be_created_is_a_usage_error(small_repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    trace = tmp_path / "a-file" / "t.jsonl"
+    done = run_cli(["ask", "q", "--repo", str(small_repo), "--trace", str(trace)], tmp_path)
+    assert done.returncode == 2 and f"reporlm: --trace {trace}:" in done.stderr

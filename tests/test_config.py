@@ -260,3 +260,29 @@ def test_bad_local_prefix_cache_settings_are_named(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(None, env=env, overrides=overrides)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "message"),
+    [
+        ("max_seconds", "soon", "max_seconds must be a number ≥ 0, not 'soon'"),
+        ("max_iterations", 2.5, "max_iterations must be a whole number ≥ 0, not 2.5"),
+        ("max_cost_usd", -1, "max_cost_usd must be a number ≥ 0, not -1"),
+        ("max_depth", True, "max_depth must be a whole number ≥ 0, not True"),
+        ("max_seconds", float("nan"), "max_seconds must be a number ≥ 0, not nan"),
+        ("max_sub_calls", [3], r"max_sub_calls must be a whole number ≥ 0, not \[3\]"),
+    ],
+)
+def test_the_users_budget_limits_of_the_wrong_type_are_errors_not_crashes_later(
+    limit: str, value: object, message: str
+) -> None:
+    # From flags, the environment or an editor's options (a repository's file is checked on its own).
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, env={}, overrides={"limits": {limit: value}})
+
+
+def test_budget_limits_take_numbers_and_none_where_there_may_be_no_limit() -> None:
+    limits = load_settings(None, overrides={"limits": {"max_seconds": 1.5, "max_sub_calls": None}}).limits
+    assert limits.max_seconds == 1.5 and limits.max_sub_calls is None
+    with pytest.raises(ConfigError, match="max_iterations must be a whole number ≥ 0, not None"):
+        load_settings(None, overrides={"limits": {"max_iterations": None}})

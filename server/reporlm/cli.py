@@ -232,6 +232,9 @@ async def _remote(
     err = Console(stderr=True)
     listeners: list[Any] = []
     writer = JsonlWriter(args.trace) if args.trace else None
+    if writer and writer.error:  # the path cannot be opened at all: say so before any work
+        print(f"reporlm: --trace {args.trace}: {writer.error}", file=sys.stderr)
+        return EXIT_USAGE
     if writer:
         listeners.append(writer)
     status_cm: Any = nullcontext()
@@ -272,9 +275,10 @@ async def _remote(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         if writer:
-            writer.close()
+            writer.close()  # never raises: a full disk must not cost the answer
         await client.close()
-    if args.trace:
+    trace_failed = writer.error if writer else None
+    if args.trace and not trace_failed:
         result["trace_file"] = str(args.trace)
     record = views.plan_record(result, repo) if kind == "plan" else views.answer_record(result)
     # The model's and the repository's text: no control sequence reaches the terminal.
@@ -282,6 +286,9 @@ async def _remote(
         print(json_text(record))
     else:
         print(printable(views.render_plan(record) if kind == "plan" else views.render_answer(record)))
+    if trace_failed:
+        message = f"the trace could not be written to {args.trace}: {trace_failed}"
+        print(f"reporlm: {printable(message)}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_PARTIAL if result.get("partial") else EXIT_ANSWERED

@@ -300,7 +300,7 @@ def _checked_number(key: str, value: Any) -> int | float:
     if (
         isinstance(value, bool)
         or not isinstance(value, ok_types)
-        or not math.isfinite(value)
+        or (isinstance(value, float) and not math.isfinite(value))
         or value < number.minimum
     ):
         raise ConfigError(f"{key} must be {number.meaning}, not {value!r}")
@@ -331,10 +331,26 @@ def _build(values: dict[str, Any]) -> Settings:
         raise ConfigError(
             f"unknown budget limit(s): {', '.join(bad)}; known: {', '.join(sorted(limit_names))}"
         )
+    checked = {name: _checked_limit(name, value) for name, value in limits.items()}
     try:
-        return Settings(limits=replace(Limits(), **limits), **values)
+        return Settings(limits=replace(Limits(), **checked), **values)
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _checked_limit(name: str, value: Any) -> int | float | None:
+    """A budget limit as its field's type: a whole number (or any number, for dollars and
+    seconds) ≥ 0, or None where the field allows no limit. A run does arithmetic on them."""
+    kind = next(f.type for f in fields(Limits) if f.name == name)
+    if value is None and "None" in str(kind):
+        return None
+    whole = "int" in str(kind)
+    ok = (int,) if whole else (int, float)
+    infinite = isinstance(value, float) and not math.isfinite(value)  # (an int of 400 digits is finite)
+    if isinstance(value, bool) or not isinstance(value, ok) or infinite or value < 0:
+        meaning = "a whole number ≥ 0" if whole else "a number ≥ 0"
+        raise ConfigError(f"{name} must be {meaning}, not {value!r}")
+    return value
 
 
 def _api_key(settings: Settings, env: Mapping[str, str]) -> str | None:

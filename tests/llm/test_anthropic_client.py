@@ -190,3 +190,65 @@ async def test_unreachable_server_is_a_retryable_provider_error(unused_tcp_port)
         await client.aclose()
     assert info.value.retryable
     assert info.value.status is None
+
+
+# Replies a proxy, a half-compatible server or a bug can send with status 200: the SDK parses none of
+# them into a Message, and each must become a ProviderError that says what was wrong.
+MALFORMED = {
+    "a body that is not JSON": (b"not json {", {}, "the reply is not valid JSON (JSONDecodeError"),
+    "an empty body": (b"", {}, "the reply is not valid JSON"),
+    "bytes that are not UTF-8": (b'"\xff\xfe"', {}, "the reply is not valid JSON (UnicodeDecodeError"),
+    "a 5,000-digit number": (b"1" * 5000, {}, "the reply is not valid JSON (ValueError"),
+    "an HTML page": (
+        b"<html>bad gateway</html>",
+        {"content-type": "text/html"},
+        "a '<html>bad gateway</html>' body",
+    ),
+    "no content": ({k: v for k, v in message_body().items() if k != "content"}, {}, "no content list"),
+    "content null": ({**message_body(), "content": None}, {}, "no content list"),
+    "content a string": ({**message_body(), "content": "hi"}, {}, "no content list"),
+    "a text block without text": (
+        {**message_body(), "content": [{"type": "text"}]},
+        {},
+        "a text block without text",
+    ),
+    "text that is a number": (
+        {**message_body(), "content": [{"type": "text", "text": 5}]},
+        {},
+        "without text",
+    ),
+    "a JSON array": ([1, 2], {}, "no content list"),
+    "null": (None, {}, "no content list"),
+    "token counts that are text": (
+        {**message_body(), "usage": {"input_tokens": "many", "output_tokens": 1}},
+        {},
+        "usage.input_tokens is 'many', not a token count",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED))
+async def test_a_malformed_reply_is_a_clear_provider_error(fake_api, shape: str) -> None:
+    body, headers, expected = MALFORMED[shape]
+    fake_api.queue(200, body, headers)
+    client = client_for(fake_api)
+    try:
+        with pytest.raises(ProviderError) as info:
+            await client.complete(CONVERSATION, model="claude-haiku-4-5", max_tokens=16)
+    finally:
+        await client.aclose()
+    assert str(info.value).startswith("anthropic: ") and expected in str(info.value)
+    error = info.value  # no SDK or parser traceback chained to it
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+async def test_a_reply_without_usage_or_text_blocks_is_still_an_answer(fake_api) -> None:
+    reply = {k: v for k, v in message_body().items() if k != "usage"}
+    reply["content"] = [{"type": "thinking", "thinking": "hm"}, {"type": "text", "text": "ok"}]
+    fake_api.queue(200, reply)
+    client = client_for(fake_api)
+    try:
+        completion = await client.complete(CONVERSATION, model="claude-haiku-4-5", max_tokens=16)
+    finally:
+        await client.aclose()
+    assert completion.text == "ok" and completion.usage.input_tokens == 0

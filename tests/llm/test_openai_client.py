@@ -172,3 +172,77 @@ def test_the_official_endpoint_needs_a_key(monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
         OpenAIClient()
+
+
+# Replies a proxy, a half-compatible server or a bug can send with status 200: the SDK validates
+# none of them, and each must become a ProviderError that says what was wrong.
+def choice(message: object) -> dict:
+    return {**chat_body(), "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+
+
+MALFORMED = {
+    "a body that is not JSON": (b"not json {", {}, "the reply is not valid JSON (JSONDecodeError"),
+    "an empty body": (b"", {}, "the reply is not valid JSON"),
+    "bytes that are not UTF-8": (b'"\xff\xfe"', {}, "the reply is not valid JSON (UnicodeDecodeError"),
+    "an HTML page": (
+        b"<html>bad gateway</html>",
+        {"content-type": "text/html"},
+        "a '<html>bad gateway</html>' body",
+    ),
+    "no choices": (
+        {k: v for k, v in chat_body().items() if k != "choices"},
+        {},
+        "the server returned no choices",
+    ),
+    "choices a string": ({**chat_body(), "choices": "x"}, {}, "choices is not a list"),
+    "a choice without message": (
+        {**chat_body(), "choices": [{"index": 0}]},
+        {},
+        "the first choice has no message",
+    ),
+    "message null": (choice(None), {}, "the first choice has no message"),
+    "content a number": (
+        choice({"role": "assistant", "content": 5}),
+        {},
+        "the message content is 5, not text",
+    ),
+    "content an object": (choice({"role": "assistant", "content": {"a": 1}}), {}, "not text"),
+    "token counts that are text": (
+        chat_body(usage={"prompt_tokens": "x", "completion_tokens": 1}),
+        {},
+        "usage.prompt_tokens is 'x', not a token count",
+    ),
+    "negative token counts": (chat_body(usage={"prompt_tokens": -3, "completion_tokens": 1}), {}, "is -3"),
+}
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED))
+async def test_a_malformed_reply_is_a_clear_provider_error(fake_api, shape: str) -> None:
+    body, headers, expected = MALFORMED[shape]
+    fake_api.queue(200, body, headers)
+    client = client_for(fake_api)
+    try:
+        with pytest.raises(ProviderError) as info:
+            await client.complete(CONVERSATION, model="gpt-4o-mini", max_tokens=16)
+    finally:
+        await client.aclose()
+    assert str(info.value).startswith("openai: ") and expected in str(info.value)
+    error = info.value  # no SDK or parser traceback chained to it
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+async def test_content_in_text_parts_and_a_refusal_without_content_are_read(fake_api) -> None:
+    fake_api.queue(
+        200,
+        choice(
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+        ),
+    )
+    fake_api.queue(200, choice({"role": "assistant", "content": None, "refusal": "no"}))
+    client = client_for(fake_api)
+    try:
+        parts = await client.complete(CONVERSATION, model="gpt-4o-mini", max_tokens=16)
+        refusal = await client.complete(CONVERSATION, model="gpt-4o-mini", max_tokens=16)
+    finally:
+        await client.aclose()
+    assert parts.text == "ab" and refusal.text == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import sys
@@ -76,6 +77,7 @@ async def open_repo(
     script: Path | None = None,
     *,
     capabilities: types.ClientCapabilities | None = None,
+    process_id: int | None = None,
     **options: Any,
 ) -> types.InitializeResult:
     init: dict[str, Any] = {"provider": "scripted", **options}
@@ -84,6 +86,7 @@ async def open_repo(
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities or client_capabilities("visual_studio_code"),
+            process_id=process_id,  # None: pytest-lsp sends this process's id
             root_uri=repo.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name=repo.name)],
             initialization_options=init,
@@ -157,6 +160,11 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+async def gone(pids: set[int], what: str) -> None:
+    """Wait until none of `pids` is alive (a guard against hangs, as everywhere here)."""
+    await wait_until(lambda: not [pid for pid in pids if alive(pid)], what)
+
+
 def repl(code: str) -> str:
     return f"```repl\n{code}\n```"
 
@@ -181,3 +189,115 @@ def send_raw(client: LanguageClient, body: bytes, request_id: str | None = None)
     assert client.protocol.writer is not None
     client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     return asyncio.wrap_future(future)
+
+
+class RawClient:
+    """A client that writes whatever bytes a test gives it and reads what the server writes strictly:
+    every frame must be `Content-Length` (and `Content-Type`) headers and a JSON-RPC body; anything
+    else is kept in `stray`."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.messages: list[dict[str, Any]] = []
+        self.stray = b""
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, tmp_path: Path) -> RawClient:
+        process = await asyncio.create_subprocess_exec(
+            *serve_command(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=server_env(tmp_path),
+        )
+        return cls(process)
+
+    def send(self, data: bytes | Any) -> None:
+        """Raw bytes as they are; anything else as one well-framed JSON message."""
+        if not isinstance(data, bytes):
+            data = frame(data)
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+
+    async def initialize(self, repo: Path, **options: Any) -> dict[str, Any]:
+        params = {
+            "processId": None,
+            "capabilities": {},
+            "rootUri": repo.as_uri(),
+            "initializationOptions": {"provider": "scripted", **options},
+        }
+        self.send({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": params})
+        reply = await self.reply("init")
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        return reply
+
+    async def status(self, msg_id: str | int) -> dict[str, Any]:
+        self.send(status_request(msg_id))
+        return await self.reply(msg_id)
+
+    async def reply(self, msg_id: str | int | None) -> dict[str, Any]:
+        """The response with this id (null for errors about messages that had none usable)."""
+        return await self.wait_for(
+            lambda m: "method" not in m and m.get("id") == msg_id, f"a reply to {msg_id!r}"
+        )
+
+    async def wait_for(self, condition: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while True:
+            found = next((m for m in self.messages if condition(m)), None)
+            if found is not None:
+                return found
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or self._reader.done():
+                pytest.fail(f"timed out waiting for {what}; got {self.messages[-5:]}")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    def replies(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if "method" not in m]
+
+    def logs(self) -> list[str]:
+        return [m["params"]["message"] for m in self.messages if m.get("method") == "window/logMessage"]
+
+    async def close(self) -> tuple[int, str]:
+        """Close the input; the exit code and stderr."""
+        assert self.process.stdin is not None and self.process.stderr is not None
+        self.process.stdin.close()
+        err = await asyncio.wait_for(self.process.stderr.read(), WAIT_SECONDS)
+        code = await asyncio.wait_for(self.process.wait(), WAIT_SECONDS)
+        await self._reader
+        return code, err.decode(errors="replace")
+
+    async def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            try:
+                header = await stdout.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as end:
+                self.stray += end.partial
+                return
+            lines = header[:-4].decode("ascii", "replace").split("\r\n")
+            fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+            length = fields.get("Content-Length", "")
+            known = not set(fields) - {"Content-Length", "Content-Type"}
+            if len(fields) != len(lines) or not known or not length.isdigit():
+                self.stray += header + await stdout.read()
+                return
+            message = json.loads(await stdout.readexactly(int(length)))
+            assert isinstance(message, dict) and message.get("jsonrpc") == "2.0", message
+            self.messages.append(message)
+            self._arrived.set()
+
+
+def frame(message: Any) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def status_request(msg_id: str | int) -> dict[str, Any]:
+    params = {"command": wire.STATUS, "arguments": [{}]}
+    return {"jsonrpc": "2.0", "id": msg_id, "method": "workspace/executeCommand", "params": params}

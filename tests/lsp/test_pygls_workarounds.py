@@ -23,8 +23,7 @@ class Collect:
 
 
 def feed(server: ReporlmServer, message: dict[str, Any]) -> None:
-    protocol = server.protocol
-    protocol.handle_message(json.loads(json.dumps(message), object_hook=protocol.structure_message))
+    server.protocol.receive(json.dumps(message).encode())
 
 
 async def test_finished_command_handlers_are_not_kept(small_repo: Path) -> None:

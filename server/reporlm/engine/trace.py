@@ -6,6 +6,7 @@ consumer, including a later replay of the file, can handle them without importin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -78,19 +79,49 @@ class Tracer:
 
 
 class JsonlWriter:
-    """Appends each event to a JSONL file and flushes, so a crash still leaves a readable trace."""
+    """Appends each event to a JSONL file and flushes, so a crash still leaves a readable trace.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    A disk that fails (full, gone, read-only) never costs the run or its answer: the first error
+    is logged and kept in `error`, and the events after it are dropped. Nothing here raises OSError.
+    """
+
+    def __init__(self, path: Path, file: IO[str] | None = None) -> None:
+        """`file`: an already open file to write to instead of opening `path`."""
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.error: OSError | None = None
+        self._file: IO[str] | None = file
+        if file is None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("a", encoding="utf-8")
+            except OSError as exc:
+                self._failed(exc)
 
     def __call__(self, event: Event) -> None:
-        self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        if self._file is None:
+            return
+        try:
+            self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._failed(exc)
+            self.close()
 
     def close(self) -> None:
-        self._file.close()
+        file, self._file = self._file, None
+        if file is None:
+            return
+        try:
+            file.close()
+        except OSError as exc:  # the last flush: a full disk shows here
+            self._failed(exc)
+            with contextlib.suppress(OSError):
+                file.close()  # the buffer is gone now; this releases the descriptor
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = exc
+            log.warning("the trace %s cannot be written (%s): the run goes on without it", self.path, exc)
 
 
 def read_trace(path: Path) -> list[Event]:

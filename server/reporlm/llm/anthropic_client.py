@@ -9,7 +9,17 @@ from typing import Any
 
 import anthropic
 
-from reporlm.llm._errors import redact, retryable_status, short
+from reporlm.llm._errors import (
+    UNREADABLE,
+    field,
+    malformed,
+    redact,
+    retryable_status,
+    short,
+    text_or_none,
+    token_count,
+    unreadable,
+)
 from reporlm.llm.base import Completion, Message, ProviderError, Usage
 from reporlm.llm.prices import cost
 
@@ -40,6 +50,24 @@ def build_request(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], li
     if turns:
         turns[-1]["content"][-1]["cache_control"] = dict(_EPHEMERAL)
     return system, turns
+
+
+def _text(response: Any) -> str:
+    """The text blocks of a Messages reply, checked: the SDK does not validate what it parses."""
+    content = field(response, "content")
+    if not isinstance(content, list):
+        if isinstance(response, str):  # not JSON at all (the SDK hands such a body over as text)
+            raise malformed("anthropic", f"a {short(response, 80)!r} body instead of a message")
+        raise malformed("anthropic", "no content list in the message")
+    texts = []
+    for block in content:
+        if field(block, "type") != "text":
+            continue  # tool use, thinking: not ours to read
+        text = field(block, "text")
+        if not isinstance(text, str):
+            raise malformed("anthropic", "a text block without text")
+        texts.append(text)
+    return "".join(texts)
 
 
 class AnthropicClient:
@@ -103,9 +131,11 @@ class AnthropicClient:
             if "authentication" not in str(exc):
                 raise
             raise ProviderError(f"anthropic: no credentials; {_NO_CREDENTIALS}") from None
+        except UNREADABLE as exc:
+            raise unreadable("anthropic", exc) from None
 
-        text = "".join(block.text for block in response.content if block.type == "text")
-        usage = self._usage(model, response.usage)
+        text = _text(response)
+        usage = self._usage(model, field(response, "usage"))
         log.debug(
             "anthropic %s: %d in (%d cached), %d out, %.1fs",
             model,
@@ -115,7 +145,10 @@ class AnthropicClient:
             time.perf_counter() - started,
         )
         return Completion(
-            text=text, usage=usage, model=response.model or model, stop_reason=response.stop_reason
+            text=text,
+            usage=usage,
+            model=text_or_none(field(response, "model")) or model,
+            stop_reason=text_or_none(field(response, "stop_reason")),
         )
 
     async def aclose(self) -> None:
@@ -123,12 +156,14 @@ class AnthropicClient:
 
     @staticmethod
     def _usage(model: str, raw: Any) -> Usage:
-        read = raw.cache_read_input_tokens or 0
-        write = raw.cache_creation_input_tokens or 0
+        def count(name: str) -> int:
+            return token_count("anthropic", raw, name)
+
+        read, write = count("cache_read_input_tokens"), count("cache_creation_input_tokens")
         # The API counts only the uncached tail in input_tokens; ours counts every input token.
         usage = Usage(
-            input_tokens=(raw.input_tokens or 0) + read + write,
-            output_tokens=raw.output_tokens or 0,
+            input_tokens=count("input_tokens") + read + write,
+            output_tokens=count("output_tokens"),
             cache_read_tokens=read,
             cache_write_tokens=write,
         )

@@ -11,7 +11,17 @@ from urllib.parse import urlsplit
 
 import openai
 
-from reporlm.llm._errors import redact, retryable_status, short
+from reporlm.llm._errors import (
+    UNREADABLE,
+    field,
+    malformed,
+    redact,
+    retryable_status,
+    short,
+    text_or_none,
+    token_count,
+    unreadable,
+)
 from reporlm.llm.base import Completion, Message, ProviderError, Usage
 from reporlm.llm.prices import cost, is_loopback
 
@@ -21,6 +31,23 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER_KEY = "not-needed"
 # OpenAI's reasoning models reject a custom temperature and the legacy max_tokens field.
 _REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+
+
+def _message_text(message: Any) -> str:
+    """The text of a chat-completion message, checked: the SDK does not validate what it parses.
+
+    Some compatible servers send the content as a list of text parts; a refusal has no content.
+    """
+    if message is None or isinstance(message, str | int | float | list):
+        raise malformed("openai", "the first choice has no message")
+    content = field(message, "content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(field(p, "text"), str) for p in content):
+        return "".join(field(p, "text") for p in content)
+    raise malformed("openai", f"the message content is {short(repr(content), 60)}, not text")
 
 
 class OpenAIClient:
@@ -79,11 +106,19 @@ class OpenAIClient:
             ) from None
         except openai.OpenAIError as exc:
             raise ProviderError(f"openai: {self._redact(str(exc))}") from None
+        except UNREADABLE as exc:
+            raise unreadable("openai", exc) from None
 
-        if not response.choices:
+        choices = field(response, "choices")
+        if isinstance(response, str):  # not JSON at all (the SDK hands such a body over as text)
+            raise malformed("openai", f"a {short(response, 80)!r} body instead of a chat completion")
+        if not choices:
             raise ProviderError("openai: the server returned no choices", retryable=True)
-        choice = response.choices[0]
-        usage = self._usage(model, response.usage)
+        if not isinstance(choices, list):
+            raise malformed("openai", "choices is not a list")
+        choice = choices[0]
+        text = _message_text(field(choice, "message"))
+        usage = self._usage(model, field(response, "usage"))
         log.debug(
             "openai %s: %d in (%d cached), %d out, %.1fs",
             model,
@@ -93,10 +128,10 @@ class OpenAIClient:
             time.perf_counter() - started,
         )
         return Completion(
-            text=choice.message.content or "",
+            text=text,
             usage=usage,
-            model=response.model or model,
-            stop_reason=choice.finish_reason,
+            model=text_or_none(field(response, "model")) or model,
+            stop_reason=text_or_none(field(choice, "finish_reason")),
         )
 
     def request_params(
@@ -122,11 +157,10 @@ class OpenAIClient:
         if raw is None:  # some compatible servers omit usage entirely
             usage = Usage()
         else:
-            details = getattr(raw, "prompt_tokens_details", None)
             usage = Usage(
-                input_tokens=raw.prompt_tokens or 0,
-                output_tokens=raw.completion_tokens or 0,
-                cache_read_tokens=(details.cached_tokens or 0) if details is not None else 0,
+                input_tokens=token_count("openai", raw, "prompt_tokens"),
+                output_tokens=token_count("openai", raw, "completion_tokens"),
+                cache_read_tokens=token_count("openai", field(raw, "prompt_tokens_details"), "cached_tokens"),
             )
         price = cost(model, usage)
         usage.cost_usd = 0.0 if price is None and self._local else price

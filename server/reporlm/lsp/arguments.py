@@ -50,13 +50,17 @@ class StatusArgs:
     """The folder the top-level fields describe; without it, the first. Every folder is listed."""
 
 
+MAX_PATH_CHARS = 4096
+"""A folder, scope or URI longer than this names no file (PATH_MAX): refused before it reaches the OS."""
+
+
 def parse_ask(args: Sequence[Any]) -> AskArgs:
     obj = _one_object("reporlm.server.ask", args, text_key="question")
     return AskArgs(
         question=_text(obj, "question"),
-        scope=_optional_text(obj, "scope"),
+        scope=_path(obj, "scope"),
         budget=_budget(obj),
-        folder=_optional_text(obj, "folder"),
+        folder=_path(obj, "folder"),
     )
 
 
@@ -64,15 +68,17 @@ def parse_plan(args: Sequence[Any]) -> PlanArgs:
     obj = _one_object("reporlm.server.plan", args, text_key="goal")
     return PlanArgs(
         goal=_text(obj, "goal"),
-        scope=_optional_text(obj, "scope"),
+        scope=_path(obj, "scope"),
         budget=_budget(obj),
-        folder=_optional_text(obj, "folder"),
+        folder=_path(obj, "folder"),
     )
 
 
 def parse_explain(args: Sequence[Any]) -> ExplainArgs:
     obj = _one_object("reporlm.server.explain", args)
     uri = _text(obj, "uri")
+    if len(uri) > MAX_PATH_CHARS:
+        raise JsonRpcInvalidParams(f"uri is {len(uri):,} characters long: no file has such a name")
     position = obj.get("position")
     if not isinstance(position, Mapping):
         raise JsonRpcInvalidParams("explain needs position: {line, character} (0-based)")
@@ -81,15 +87,14 @@ def parse_explain(args: Sequence[Any]) -> ExplainArgs:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise JsonRpcInvalidParams(f"position.{name} must be a whole number ≥ 0, not {value!r}")
     assert isinstance(line, int) and isinstance(character, int)
-    return ExplainArgs(
-        uri=uri, line=line, character=character, budget=_budget(obj), folder=_optional_text(obj, "folder")
-    )
+    budget, folder = _budget(obj), _path(obj, "folder")
+    return ExplainArgs(uri=uri, line=line, character=character, budget=budget, folder=folder)
 
 
 def parse_status(args: Sequence[Any]) -> StatusArgs:
     """Status has always taken anything (`{}`, nothing, null); only an object's `folder` is read."""
     if len(args) == 1 and isinstance(args[0], Mapping):
-        return StatusArgs(folder=_optional_text(args[0], "folder"))
+        return StatusArgs(folder=_path(args[0], "folder"))
     return StatusArgs()
 
 
@@ -117,6 +122,13 @@ def _optional_text(obj: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise JsonRpcInvalidParams(f"{key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _path(obj: Mapping[str, Any], key: str) -> str | None:
+    value = _optional_text(obj, key)
+    if value is not None and len(value) > MAX_PATH_CHARS:
+        raise JsonRpcInvalidParams(f"{key} is {len(value):,} characters long: no folder has such a name")
     return value
 
 

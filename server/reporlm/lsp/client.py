@@ -3,12 +3,19 @@
 This is how `reporlm ask` and `reporlm plan` work, so CI runs exactly the path an editor runs. The
 child's stderr is the caller's stderr (server logs show up where the user looks); its stdin and
 stdout carry the protocol.
+
+The server must not outlive this process, however it ends (a CI timeout sends SIGKILL): it gets our
+pid as the `initialize` processId and watches it, and its input ends when we are gone; on Linux the
+kernel also kills it when we die (PR_SET_PDEATHSIG), which holds even if its event loop is stuck.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import os
+import signal
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -83,6 +90,7 @@ class HeadlessClient(BaseLanguageClient):
                 # Its own process group: a Ctrl-C in the terminal reaches only us, and we stop the
                 # run through the protocol (the partial answer still comes back).
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
             raise ServerFailed(f"cannot start the language server ({' '.join(command)}): {exc}") from None
@@ -110,7 +118,7 @@ class HeadlessClient(BaseLanguageClient):
         uri = repo.resolve().as_uri()
         params = types.InitializeParams(
             capabilities=types.ClientCapabilities(),
-            process_id=None,
+            process_id=os.getpid(),
             root_uri=uri,
             workspace_folders=[types.WorkspaceFolder(uri=uri, name=repo.resolve().name)],
             initialization_options=dict(options),
@@ -172,3 +180,30 @@ class HeadlessClient(BaseLanguageClient):
 
 def _ignore(client: HeadlessClient, params: Any) -> None:
     return None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, what the child runs before it starts the server: the kernel sends it SIGKILL when
+    the thread that started it ends (the CLI's event loop thread, which lives as long as the CLI).
+
+    Everything is looked up here, before the fork: the child only makes one C call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    args = (ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGKILL), *[ctypes.c_ulong(0)] * 3)
+    getppid, leave = os.getppid, os._exit
+
+    def set_death_signal() -> None:
+        prctl(*args)
+        if getppid() != parent:  # the parent died between the fork and the call: nobody would signal
+            leave(1)
+
+    return set_death_signal

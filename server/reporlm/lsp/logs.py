@@ -1,6 +1,9 @@
 """Server logs: to stderr, and to the client as `window/logMessage`, with secrets masked in both.
 
-stdout belongs to the protocol: nothing else may ever be written there.
+stdout belongs to the protocol: nothing else may ever be written there. A client can make the
+server log as fast as it can send (every malformed message is a warning), so the same line is
+let through a few times per window and then counted, with one summary line when the window ends;
+the client's copy is one short line, without the traceback stderr keeps.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
-from reporlm.llm._errors import redact
+from reporlm.llm._errors import redact, short
 from reporlm.terminal import PrintableFilter
 
 _LEVELS = {
@@ -48,6 +53,137 @@ class ExpectedErrors(logging.Filter):
         return not isinstance(error, JsonRpcException) or isinstance(error, JsonRpcInternalError)
 
 
+@dataclass
+class _Window:
+    start: float
+    passed: int = 0
+    held: int = 0
+    example: str = ""
+    """The first line held back, as an example in the summary."""
+
+
+class Throttle(logging.Filter):
+    """Lets each line (logger and message template) through `burst` times per `window` seconds and
+    counts the rest; the count is logged when the window ends. One instance serves every handler:
+    a record is decided once, so stderr and the client see the same lines."""
+
+    def __init__(
+        self, burst: int = 5, window: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.burst, self.window, self._clock = burst, window, clock
+        self._windows: dict[tuple[str, int, str], _Window] = {}
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        decided = getattr(record, "_reporlm_throttle", None)
+        if decided is None:
+            decided = self._decide(record)
+            record._reporlm_throttle = decided
+        return bool(decided)
+
+    def _decide(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.INFO or getattr(record, "_reporlm_summary", False):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        over: list[tuple[tuple[str, int, str], _Window]] = []
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or now - window.start >= self.window:
+                if window is not None and window.held:
+                    over.append((key, window))
+                window = self._windows[key] = _Window(now)
+                if len(self._windows) > 1000:  # many distinct lines: forget the quiet ones
+                    self._forget_quiet(now)
+            passed = window.passed < self.burst
+            if passed:
+                window.passed += 1
+            else:
+                window.held += 1
+                if not window.example:
+                    window.example = record.getMessage()
+                self._arm()
+        self._summarize(over)  # outside the lock: these go through the handlers, and this filter
+        return passed
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Log the counts of the windows that are over, or of all (`everything`, before exiting).
+        A timer calls this while lines are held."""
+        now = self._clock()
+        over: list[tuple[tuple[str, int, str], _Window]] = []
+        with self._lock:
+            self._timer = None
+            for key, window in list(self._windows.items()):
+                if window.held and (everything or now - window.start >= self.window):
+                    over.append((key, window))
+                    del self._windows[key]
+            if any(w.held for w in self._windows.values()):
+                self._arm()
+        self._summarize(over)
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.window, self.flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _summarize(self, over: list[tuple[tuple[str, int, str], _Window]]) -> None:
+        now = self._clock()
+        for (name, level, _), window in over:
+            logging.getLogger(name).log(
+                level,
+                "%d more like this in the last %.0f s: %s",
+                window.held,
+                min(now - window.start, self.window),
+                short(window.example, 160),
+                extra={"_reporlm_summary": True},
+            )
+
+    def _forget_quiet(self, now: float) -> None:
+        for key, window in list(self._windows.items()):
+            if not window.held and now - window.start >= self.window:
+                del self._windows[key]
+
+
+class OneLine(logging.Formatter):
+    """The client's copy of a record: one line, at most `limit` characters, the exception named
+    but not its traceback."""
+
+    def __init__(self, fmt: str, limit: int = 500) -> None:
+        super().__init__(fmt)
+        self.limit = limit
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = logging.Formatter.formatMessage(self, _with_message(record))
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f" ({type(error).__name__}: {error})"
+        return short(text, self.limit)
+
+
+class Bounded(logging.Formatter):
+    """stderr's format, with a record's message cut at `limit` characters (pygls puts whole
+    message params in some lines); the traceback stays."""
+
+    def __init__(self, fmt: str, limit: int = 4000) -> None:
+        super().__init__(fmt)
+        self.limit = limit
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if len(record.message) > self.limit:
+            record.message = (
+                record.message[: self.limit] + f"… ({len(record.message) - self.limit} more characters)"
+            )
+        return super().formatMessage(record)
+
+
+def _with_message(record: logging.LogRecord) -> logging.LogRecord:
+    record.message = record.getMessage()
+    return record
+
+
 class ClientLogHandler(logging.Handler):
     """Sends reporlm's records to the client; records from other threads go through the loop."""
 
@@ -75,6 +211,15 @@ class ClientLogHandler(logging.Handler):
             self._loop.call_soon_threadsafe(self._notify, params)
 
 
+_throttles: list[Throttle] = []
+
+
+def flush_counts() -> None:
+    """Log what every throttle still holds back: call before the process exits."""
+    for throttle in _throttles:
+        throttle.flush(everything=True)
+
+
 def setup(
     level: str, notify: Callable[[types.LogMessageParams], None], secrets: Callable[[], list[str | None]]
 ) -> ClientLogHandler:
@@ -83,11 +228,14 @@ def setup(
     Returns the client handler: `bind` it to the event loop once one runs.
     """
     masking = SecretFilter(secrets)
+    throttle = Throttle()
+    _throttles[:] = [throttle]
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(level.upper())
-    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    stderr.setFormatter(Bounded("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr.addFilter(masking)
     stderr.addFilter(PrintableFilter())  # stderr is often a terminal: a file name may hold escapes
+    stderr.addFilter(throttle)
     root = logging.getLogger()
     root.handlers[:] = [stderr]
     root.setLevel(level.upper())
@@ -96,7 +244,8 @@ def setup(
     logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
     client = ClientLogHandler(notify)
     client.addFilter(masking)
-    client.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    client.addFilter(throttle)
+    client.setFormatter(OneLine("%(name)s: %(message)s"))
     ours = logging.getLogger("reporlm")
     ours.setLevel(min(logging.INFO, logging.getLevelName(level.upper())))
     ours.addHandler(client)

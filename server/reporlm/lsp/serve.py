@@ -7,8 +7,10 @@ Over stdio the protocol owns file descriptor 1: it is moved aside for the protoc
 pointed at stderr, so a stray print or a C library's output can never corrupt the stream.
 
 The server stops on the `exit` notification (exit code 0 after `shutdown`, else 1, as LSP says) or
-when the client goes away (end of input); either way every run is stopped and every sandbox worker
-killed first.
+when the client goes away (end of input, or over stdio the death of the `initialize` processId);
+either way every run is stopped and every sandbox worker killed first, and over stdio a watchdog
+thread makes sure of it within seconds even when the event loop is busy (reporlm.lsp.watchdog).
+Frames are read by reporlm.lsp.framing, which bounds them and resynchronises after garbage.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from lsprotocol import types
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdoutWriter
 
 from reporlm.lsp import logs, remote
+from reporlm.lsp.framing import StdinSource, StreamSource, read_messages
 from reporlm.lsp.server import ReporlmServer, make_server
+from reporlm.lsp.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ def serve_stdio(level: str = "warning") -> NoReturn:
     code = _run(_serve_stdio(server, sys.stdin.buffer, protocol_out))
     # The stdin reader thread may still block on a pipe the client keeps open after `exit`; the
     # interpreter would wait for it forever. Every session is closed by now: leave at once.
+    logs.flush_counts()
     logging.shutdown()
     os._exit(code)
 
@@ -88,7 +93,13 @@ async def _until_exit(server: ReporlmServer, reading: Awaitable[None]) -> int:
     try:
         await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
         if reader.done() and not exited.done():
-            log.info("the client closed the connection")
+            failed = None if reader.cancelled() else reader.exception()
+            if failed is not None:
+                log.error("reading the client's messages failed", exc_info=failed)
+            else:
+                log.info("the client closed the connection")
+            # As LSP says of `exit`: 0 only after a shutdown, and never when reading failed.
+            server.exit_code = 0 if failed is None and server.protocol.shutdown_received else 1
     finally:
         server._stop_event.set()  # type: ignore[union-attr]
         for task in (reader, exited):
@@ -100,14 +111,21 @@ async def _until_exit(server: ReporlmServer, reading: Awaitable[None]) -> int:
 async def _serve_stdio(server: ReporlmServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))
-    reading = run_async(
-        stop_event=server._stop_event,
-        reader=StdinAsyncReader(stdin, server.thread_pool),
-        protocol=server.protocol,
-        logger=log,
-        error_handler=server.report_server_error,
-    )
+    server.watchdog = watchdog = _watchdog(server, stdin.fileno())
+    watchdog.start()
+    source = StdinSource(stdin, on_data=watchdog.input_read, on_end=watchdog.input_ended)
+    reading = read_messages(source, server.protocol.receive, server._stop_event)
     return await _until_exit(server, reading)
+
+
+def _watchdog(server: ReporlmServer, input_fd: int) -> Watchdog:
+    loop = asyncio.get_running_loop()
+    return Watchdog(
+        stop=lambda reason: loop.call_soon_threadsafe(server.client_gone, reason),
+        exit_code=lambda: server.exit_code if server.exited.is_set() else 1,
+        input_fd=input_fd,
+        before_exit=logs.flush_counts,
+    )
 
 
 async def _serve_tcp(server: ReporlmServer, host: str, port: int, gate: remote.Gate) -> int:
@@ -134,13 +152,7 @@ async def _serve_tcp(server: ReporlmServer, host: str, port: int, gate: remote.G
     try:
         async with listener:
             reader = await connected
-            reading = run_async(
-                stop_event=server._stop_event,
-                reader=reader,  # type: ignore[arg-type]
-                protocol=server.protocol,
-                logger=log,
-                error_handler=server.report_server_error,
-            )
+            reading = read_messages(StreamSource(reader), server.protocol.receive, server._stop_event)
             return await _until_exit(server, reading)
     finally:
         gate.close()

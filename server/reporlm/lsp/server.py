@@ -9,29 +9,26 @@ partial result. Open documents form the overlay the repositories read, so the en
 buffers.
 
 pygls 2.1.1 answers `$/cancelRequest` for a command itself, with an error, and lets the handler run
-on: the protocol class below routes cancels of our runs to the run instead, so the run stops and
-the client gets the partial answer (LSP allows partial results on cancel).
+on: the protocol (reporlm.lsp.pygls_compat, with every other departure from pygls) routes cancels
+of our runs to the run instead, so the run stops and the client gets the partial answer (LSP
+allows partial results on cancel).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import cattrs
 from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
     JsonRpcRequestCancelled,
 )
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from reporlm import __version__
 from reporlm.app import model_names, resolve_provider
@@ -53,6 +50,7 @@ from reporlm.lsp.arguments import (
 from reporlm.lsp.folders import NO_FOLDER, Folder, Folders, initial_folders, path_of
 from reporlm.lsp.logs import ClientLogHandler
 from reporlm.lsp.progress import RunProgress
+from reporlm.lsp.pygls_compat import COMMAND_PARAMS, CompatLanguageServer, ReporlmProtocol
 from reporlm.lsp.results import Locations, answer_json, column_of, explain_json, plan_json
 from reporlm.lsp.runs import RunCap, RunControl
 from reporlm.lsp.traces import new_trace_file
@@ -62,89 +60,18 @@ if TYPE_CHECKING:
 
     from reporlm.engine.session import Session
     from reporlm.lsp.remote import NetworkClient
+    from reporlm.lsp.watchdog import Watchdog
     from reporlm.workspace import Repo
     from reporlm.workspace.index import IndexStatus
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT_SECONDS = 5.0
-_COMMAND_PARAMS: contextvars.ContextVar[types.ExecuteCommandParams | None] = contextvars.ContextVar(
-    "reporlm_command_params", default=None
-)
 
 
-class _Answered:
-    """Stands for a message that was already answered with an error while it was being read."""
+class ReporlmServer(CompatLanguageServer):
+    protocol: ReporlmProtocol
 
-
-class ReporlmProtocol(LanguageServerProtocol):
-    _server: ReporlmServer
-
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
-        control = self._server.runs.get(msg_id)
-        if control is None:
-            super()._handle_cancel_notification(msg_id)
-        else:  # the run stops and its handler answers with the partial result
-            control.cancel()
-
-    @lsp_method(types.EXIT)
-    def lsp_exit(self, *args: Any) -> Any:
-        """Stop serving. (pygls 2.1.1 calls sys.exit from inside the event loop, which can land
-        while asyncio is already shutting down; the server's main coroutine ends instead.)"""
-        if (handler := self.fm.features.get(types.EXIT)) is not None:
-            yield handler, args, None
-        self._server.exit_code = 0 if self._shutdown else 1
-        self._server.exited.set()
-
-    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
-    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
-        if params.command not in self.fm.commands:
-            raise JsonRpcInvalidParams(
-                f"unknown command {params.command!r}; this server has: {', '.join(sorted(self.fm.commands))}"
-            )
-        # The handler runs in a task started from this context: it sees the request's work-done token.
-        _COMMAND_PARAMS.set(params)
-        result = yield from super().lsp_workspace__execute_command(params)
-        self._forget_finished_handlers()
-        return result
-
-    def _forget_finished_handlers(self) -> None:
-        """pygls 2.1.1 files the task of every async handler it runs for a command or notification
-        under a random id and never removes it; each would keep its result (a whole answer) alive."""
-        for key, future in list(self._request_futures.items()):
-            if isinstance(future, asyncio.Future) and future.done():
-                self._request_futures.pop(key, None)
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if not ("id" in data and "method" in data):
-                raise
-            # A request owes its sender an answer even when its params make no sense.
-            detail = _describe_structure_error(exc)
-            log.warning("malformed %s request %s: %s", data["method"], data["id"], detail)
-            self._send_response(
-                data["id"],
-                error=types.ResponseError(
-                    code=JsonRpcInvalidParams.CODE, message=f"malformed {data['method']} request: {detail}"
-                ),
-            )
-            return _Answered()
-
-    def handle_message(self, message: Any) -> None:
-        if not isinstance(message, _Answered):
-            super().handle_message(message)
-
-
-def _describe_structure_error(exc: JsonRpcException) -> str:
-    cause = exc.__cause__
-    if isinstance(cause, cattrs.ClassValidationError):
-        return "; ".join(cattrs.transform_error(cause))
-    return str(cause or exc)
-
-
-class ReporlmServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(wire.SERVER_NAME, __version__, protocol_cls=ReporlmProtocol)
         self.folders = Folders()
@@ -167,6 +94,8 @@ class ReporlmServer(LanguageServer):
         self.exited = asyncio.Event()
         """Set by the `exit` notification."""
         self.exit_code = 0
+        self.watchdog: Watchdog | None = None
+        """Set when serving: ends the process once the client is gone (see reporlm.lsp.watchdog)."""
         self.initialized = False
         self._overrides: dict[str, Any] = {}
         self._secrets: set[str] = set()
@@ -174,6 +103,13 @@ class ReporlmServer(LanguageServer):
         self._closing: dict[str, asyncio.Future[None]] = {}
         """Folders being closed, by root: the same folder added again opens once they are."""
         self._tasks: set[asyncio.Future[Any]] = set()
+
+    def client_gone(self, reason: str) -> None:
+        """Nobody is listening any more: stop as on `exit` without `shutdown` (exit code 1)."""
+        if not self.exited.is_set():
+            log.info("%s: stopping every run", reason)
+            self.exit_code = 1
+            self.exited.set()
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -420,7 +356,7 @@ class ReporlmServer(LanguageServer):
     ) -> dict[str, Any]:
         """Run one engine call for the current request, with progress, cancellation and error mapping."""
         request_id = self.protocol.msg_id
-        params = _COMMAND_PARAMS.get()
+        params = COMMAND_PARAMS.get()
         control = RunControl(request_id)
         if request_id is not None:
             self.runs[request_id] = control
@@ -601,6 +537,8 @@ def make_server() -> ReporlmServer:
 
     @server.feature(types.INITIALIZE)
     async def initialize(ls: ReporlmServer, params: types.InitializeParams) -> None:
+        if ls.watchdog is not None:
+            ls.watchdog.watch(params.process_id)
         ls.open_workspace(params)
         raw = params.initialization_options
         await ls.configure(raw if isinstance(raw, Mapping) else {})
