@@ -33,7 +33,7 @@ async def test_v2_sends_system_then_repository_context_then_evidence_and_questio
     system, context, question = root.calls[0].messages
     assert [m.role for m in (system, context, question)] == ["system", "user", "user"]
     assert [m.cache for m in (system, context, question)] == [True, True, False]
-    assert "`repo.callers(name, max_results=200) -> list[Caller]`" in system.content
+    assert "`repo.callers(name, under=None, max_results=200) -> list[Caller]`" in system.content
     assert "Caller(Symbol + calls)" in system.content
     # The repository context is the same for every question: no question text, no personalization.
     assert context.content.startswith("Repository: shop-repo\n5 files") and "with_retries" in context.content
@@ -62,9 +62,9 @@ async def test_small_models_get_the_short_prompt_and_a_worked_example(small_repo
     example = load_prompts("qwen2.5-coder-0.5b").example
     assert len(messages) == 1 + len(example) + 2
     system = messages[0].content
-    assert "- `repo.callers(name) -> list[Caller]`" in system
+    assert "- `repo.callers(name, under=None) -> list[Caller]`" in system
     assert "max_results" not in system.split("Also:")[0]
-    assert "Also: repo.references(name, max_results)" in system
+    assert "Also: repo.references, repo.symbol_at" in system
     # The example ends the model-wide prefix (the cache mark), then the repository, then the question.
     assert [m.cache for m in messages] == [False] * len(example) + [True, True, False]
     assert 'FINAL_VAR("answer")' in messages[len(example)].content

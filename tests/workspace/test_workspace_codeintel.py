@@ -412,3 +412,18 @@ def test_an_index_of_the_older_format_is_rebuilt(tmp_path: Path) -> None:
     )
     assert "kind" in {row[1] for row in db.execute("PRAGMA table_info(refs)")}
     assert db.execute("SELECT COUNT(*) FROM blobs WHERE hash = 'abc'").fetchone() == (0,)
+
+
+def test_under_keeps_the_results_in_one_folder(shop: Repo) -> None:
+    everywhere = {c.path for c in shop.callers("submit")}
+    assert everywhere == {"tests/test_models.py"}
+    assert shop.callers("submit", under="src") == []
+    assert {s.qualified for s in shop.subclasses("Model", under="src/shop/kinds")} == {
+        "RushOrder",
+        "ExpressOrder",
+        "Stored",
+    }
+    assert {s.qualified for s in shop.subclasses("Model")} == {"Order", "RushOrder", "ExpressOrder", "Stored"}
+    assert {i.path for i in shop.importers("shop.models", under="tests")} == {"tests/test_models.py"}
+    with pytest.raises(WorkspaceError, match="no such folder: nowhere"):
+        shop.importers("shop.models", under="nowhere")

@@ -160,16 +160,21 @@ def describe(table: Mapping[str, ReplFunction], values: Mapping[str, object] | N
 
 def describe_short(table: Mapping[str, ReplFunction], values: Mapping[str, object] | None = None) -> str:
     """A shorter list for small models: the main functions one line each (no `max_results` knobs),
-    the rest named on one line (`help(name)` in the REPL explains any of them)."""
+    the rest only named (`help(name)` in the REPL explains any of them)."""
     lines = []
-    others = []
+    others: list[str] = []
     for name, entry in table.items():
-        if name not in SHORT_LIST:
-            call = name if entry.is_property else re.sub(r"=[^,)]*", "", entry.signature.split(" ->")[0])
-            others.append(name if entry.is_property else name + call)
-            continue
-        signature = re.sub(r",? ?max_results=\d+", "", entry.signature).replace("(, ", "(")
-        lines.append(f"- `{name}{signature}`: {fill(entry.summary, values)}")
+        if name in SHORT_LIST:
+            signature = re.sub(r",? ?max_results=\d+", "", entry.signature).replace("(, ", "(")
+            lines.append(f"- `{name}{signature}`: {fill(entry.summary, values)}")
+        elif entry.owner == "git":
+            history = name.removeprefix("repo.git.")
+            if others and others[-1].startswith("repo.git."):
+                others[-1] += "/" + history
+            else:
+                others.append(name)
+        else:
+            others.append(name)
     lines.append("- `FINAL_VAR(name)`: end with the text held in the variable `name` as the answer.")
     if others:
         lines.append(f"Also: {', '.join(others)}. `help(name)` explains any of them.")

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from . import codeintel
 from .cache import index_path
@@ -41,6 +42,7 @@ from .text import count_lines, decode, split_lines, stream_line_range
 from .tree import human_size, render_tree
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUMMARY_TREE_LINES = 60
 MAX_SUGGESTIONS = 5
@@ -438,35 +440,43 @@ class Repo:
 
     # ----- code intelligence: the questions an IDE answers (see codeintel.py) ---------------
 
-    def callers(self, name: str, max_results: int = 200) -> list[Caller]:
+    def callers(self, name: str, under: str | None = None, max_results: int = 200) -> list[Caller]:
         """The definitions whose code calls `name`, with the call lines: `repo.callers("parse")` ->
         [src/cli.py:40 function main (calls at 52, 60)]; top-level code is `<module>`.
 
         Each Caller is a Symbol (.path, .line, .qualified, ...) with `.calls`, the call lines.
-        Calls are matched by name, so `obj.parse()` counts for every `parse`: when the name is
-        common, read the calls to check them.
+        `under` keeps the callers in one folder ("src/pkg"). Calls are matched by name, so
+        `obj.parse()` counts for every `parse`: when the name is common, read the calls to check.
         """
-        return codeintel.callers(self._code_view(None), name, self._limit(max_results))
+        found = codeintel.callers(self._code_view(None), name, self._wide(under, max_results))
+        return self._within(found, under, max_results)
 
-    def subclasses(self, name: str, transitive: bool = True, max_results: int = 500) -> list[Subclass]:
+    def subclasses(
+        self, name: str, transitive: bool = True, under: str | None = None, max_results: int = 500
+    ) -> list[Subclass]:
         """The classes inheriting from class `name`, directly or not: `repo.subclasses("BaseError")`
         -> [src/errors.py:12 class NotFound(BaseError)].
 
-        `transitive=False` keeps the direct subclasses only. Each Subclass is a Symbol with
-        `.bases`, the names its header lists; classes implementing an interface or trait count.
+        `transitive=False` keeps the direct subclasses only; `under` keeps those in one folder.
+        Each Subclass is a Symbol with `.bases`, the names its header lists; classes implementing
+        an interface or trait count.
         """
         if not isinstance(transitive, bool):
             raise WorkspaceError(f"transitive must be True or False, not {transitive!r}")
-        return codeintel.subclasses(self._code_view(None), name, transitive, self._limit(max_results))
+        limit = self._wide(under, max_results)
+        found = codeintel.subclasses(self._code_view(None), name, transitive, limit)
+        return self._within(found, under, max_results)
 
-    def importers(self, module: str, max_results: int = 500) -> list[Importer]:
+    def importers(self, module: str, under: str | None = None, max_results: int = 500) -> list[Importer]:
         """The files importing a module or a name from it: `repo.importers("pkg.models")` ->
         [src/pkg/views.py:3: from .models import User].
 
         Give a dotted name ("pkg.models", "pkg.models.User") or a path ("src/pkg/models.py");
-        relative imports count. Each Importer has .path, .line and .text (its first such import).
+        relative imports count; `under` keeps the files in one folder. Each Importer has .path,
+        .line and .text (its first such import).
         """
-        return codeintel.importers(self._code_view(None), module, self._limit(max_results))
+        found = codeintel.importers(self._code_view(None), module, self._wide(under, max_results))
+        return self._within(found, under, max_results)
 
     def symbol_at(self, path: str, line: int) -> Symbol | None:
         """The innermost definition holding a line (None at top level): `repo.symbol_at("src/a.py",
@@ -487,6 +497,17 @@ class Repo:
         if _check_int(k, "k") < 1:
             raise WorkspaceError(f"k must be at least 1, not {k}")
         return codeintel.search(self._code_view(None), query, k, kind_matcher(kind))
+
+    def _wide(self, under: str | None, max_results: object) -> int:
+        """How many results to ask for before keeping those `under` a folder."""
+        limit = self._limit(max_results)
+        return limit if under is None else MAX_RESULTS
+
+    def _within(self, found: list[T], under: str | None, max_results: int) -> list[T]:
+        if under is None:
+            return found
+        folder = self._folder(under, role="under", allow_file=True)
+        return [item for item in found if is_under(item.path, folder)][:max_results]  # type: ignore[attr-defined]
 
     def _code_view(self, path: str | None) -> codeintel.CodeView:
         return codeintel.CodeView(
