@@ -104,3 +104,11 @@ def test_the_block_keeps_to_its_budget_and_is_empty_when_nothing_is_known(shop: 
     assert len(small) * 2 // 7 <= 60 + 20
     assert gather(shop, "zzz qqq", 400, head=HEAD) == ""
     assert gather(shop, question, 0, head=HEAD) == ""
+
+
+def test_a_name_beside_the_module_it_comes_from_is_looked_up_as_imported_from_it(shop: Repo) -> None:
+    question = "Which modules import `apply_discount` directly from `shop.pricing`?"
+    block = gather(shop, question, 400, head=HEAD)
+    line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
+    files = "src/shop/__init__.py, src/shop/cart.py, tests/test_cart.py"
+    assert f"3 files importing it from shop.pricing: {files}" in line

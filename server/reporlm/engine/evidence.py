@@ -68,13 +68,16 @@ def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
     if max_tokens <= 0:
         return ""
     lines: list[str] = []
-    folders = [m.text.rstrip("/") for m in mentions(question) if _is_folder(repo, m.text)]
+    named = mentions(question)
+    folders = [m.text.rstrip("/") for m in named if _is_folder(repo, m.text)]
     focus = folders[0] if len(folders) == 1 else None
-    for mention in mentions(question):
+    # Modules the question names: a name it mentions beside one is looked up as imported from it.
+    modules = {m.text: f for m in named if "." in m.text and (f := _module_file(repo, m.text)) is not None}
+    for mention in named:
         if mention.text.rstrip("/") in folders:
             continue
         try:
-            line = _describe(repo, mention, focus)
+            line = _describe(repo, mention, focus, modules)
         except (WorkspaceError, ValueError, TypeError) as exc:
             log.debug("no evidence for %r: %s", mention.text, exc)
             line = None
@@ -86,7 +89,7 @@ def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
     return _fit(head, lines, max_tokens)
 
 
-def _describe(repo: Repo, mention: Mention, focus: str | None) -> str | None:
+def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str, str]) -> str | None:
     text = mention.text
     if "/" in text or _looks_like_file(text):
         return _describe_path(repo, text)
@@ -107,8 +110,14 @@ def _describe(repo: Repo, mention: Mention, focus: str | None) -> str | None:
         facts += _listed("caller", "callers", _call(repo, "callers", name), focus)
     elif "class" in kinds:  # a class's callers are what instantiates it: worth a line when there are some
         facts += _listed("caller", "callers", _call(repo, "callers", name), focus, skip_empty=True)
-    importers = _call(repo, "importers", name)
-    facts += _listed("importing file", "importing files", importers, focus, skip_empty=True)
+    home = next((m for m, file in modules.items() if any(d.path == file for d in definitions)), None)
+    if home is not None:
+        importers = _call(repo, "importers", f"{home}.{name}")
+        what = f"importing it from {home}"
+        facts += _listed(f"file {what}", f"files {what}", importers, focus)
+    else:
+        importers = _call(repo, "importers", name)
+        facts += _listed("importing file", "importing files", importers, focus, skip_empty=True)
     return f"- `{text}`: " + "; ".join(f for f in facts if f)
 
 
