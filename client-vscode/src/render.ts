@@ -109,6 +109,9 @@ function wrap(state: StateCore, inner: Token, c: Citation): Token[] {
   return [open, inner, close];
 }
 
+/** The server's reason for a citation whose line exists but that the run never saw. */
+export const NOT_SEEN = 'not seen in this run';
+
 function citationOpen(md: Markdown, c: Citation, env: RenderContext): string {
   if (!isSafeRelativePath(c.path)) {
     return '<span class="cite unsafe">';
@@ -130,7 +133,9 @@ function citationClose(md: Markdown, c: Citation, env: RenderContext): string {
     return '</a>';
   }
   const reason = md.utils.escapeHtml(`Not verified: ${verdict.reason ?? 'unknown'}`);
-  return `</a><span class="unverified-flag" title="${reason}">unverified</span>`;
+  // A real line the run never looked at: still a place in the repository, flagged apart.
+  const flag = verdict.reason === NOT_SEEN ? 'not seen' : 'unverified';
+  return `</a><span class="unverified-flag" title="${reason}">${flag}</span>`;
 }
 
 function citationAnchor(md: Markdown, c: Citation, cls: string, title: string): string {

@@ -45,6 +45,12 @@ describe('renderAnswer', () => {
     assert.match(html, /<span class="unverified-flag" title="Not verified: a.py has 20 lines">unverified<\/span>/);
   });
 
+  it('flags a real line the run never saw as not seen, still linked', () => {
+    const html = answer('Perhaps a.py:7.', [], { cited: [{ path: 'a.py', start: 7, end: 7, verified: false, reason: 'not seen in this run' }] });
+    assert.deepEqual(anchors(html).map((a) => a[0]), ['cite unverified']);
+    assert.match(html, /<span class="unverified-flag" title="Not verified: not seen in this run">not seen<\/span>/);
+  });
+
   it('does not link paths outside the repository', () => {
     const html = answer('Look at ../secrets/key.txt:1');
     assert.deepEqual(anchors(html), []);
