@@ -34,11 +34,14 @@ def test_answer_as_markdown_with_verified_citations(
     fake_api: FakeAPI, small_repo: Path, tmp_path: Path
 ) -> None:
     fake_api.queue(200, chat("```repl\nprint(repo.grep('MAX_RETRIES =')[0])\n```"))
-    fake_api.queue(200, chat("FINAL(Retries are set at `shop/retry.py:3`; see also shop/retry.py:400.)"))
+    answer = "Retries are set at `shop/retry.py:3`; see also shop/retry.py:400 and shop/retry.py:11."
+    fake_api.queue(200, chat(f"FINAL({answer})"))
     done = ask(fake_api, small_repo, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Retries are set at `shop/retry.py:3`")
-    assert "Citations: 1 verified, 1 not verified" in done.stdout
+    footer = "Citations: 1 verified, 1 not seen (real lines the run never looked at), 1 not verified"
+    assert footer in done.stdout
+    assert "- not seen: `shop/retry.py:11`" in done.stdout
     assert "not verified: `shop/retry.py:400` (shop/retry.py has 12 lines)" in done.stdout
     # The model's code ran and its output went back in the second request.
     second = fake_api.received[1].body["messages"][-1]["content"]

@@ -17,6 +17,9 @@ from rich.syntax import Syntax
 
 from reporlm.terminal import printable
 
+NOT_SEEN = "not seen in this run"
+"""The reason the engine gives a real line the run never saw (engine.citations.NOT_SEEN)."""
+
 Event = dict[str, Any]
 
 
@@ -164,10 +167,14 @@ def render_answer(record: dict[str, Any]) -> str:
     lines = [record["answer"].rstrip(), "", "---"]
     cited = record.get("citations", [])
     verified = [c for c in cited if c["verified"]]
-    unverified = [c for c in cited if not c["verified"]]
+    unseen = [c for c in cited if not c["verified"] and c.get("reason") == NOT_SEEN]
+    unverified = [c for c in cited if not c["verified"] and c.get("reason") != NOT_SEEN]
     lines.append(
-        f"Citations: {len(verified)} verified" + (f", {len(unverified)} not verified" if unverified else "")
+        f"Citations: {len(verified)} verified"
+        + (f", {len(unseen)} not seen (real lines the run never looked at)" if unseen else "")
+        + (f", {len(unverified)} not verified" if unverified else "")
     )
+    lines += [f"- not seen: `{_label(c)}`" for c in unseen]
     lines += [f"- not verified: `{_label(c)}` ({c['reason']})" for c in unverified]
     lines += _footer(record)
     return "\n".join(lines)
