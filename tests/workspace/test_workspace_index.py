@@ -292,3 +292,20 @@ def test_status_answers_while_indexing_with_how_far_it_is(
     after = repo.index_status()
     assert (after.state, after.indexed, after.parsed, after.to_parse) == ("ready", 30, 0, 0)
     repo.close()
+
+
+def test_a_background_sync_tells_its_listeners_how_far_it_got_and_when_it_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "PROGRESS_NOTIFY_SECONDS", 0.0)  # every file, for the test
+    for i in range(30):
+        write(tmp_path / "many", f"m{i}.py", f"def f{i}():\n    return {i}\n")
+    repo = Repo(tmp_path / "many", persist_index=False)
+    heard: list[tuple[str, int, int]] = []
+    repo.watch_index(lambda status: heard.append((status.state, status.parsed, status.to_parse)))
+    repo.start_indexing()
+    repo._services.index().wait()
+    assert heard[-1][0] == "ready", "the end of the sync is heard"
+    progress = [(parsed, total) for state, parsed, total in heard if state == "indexing" and total]
+    assert progress and progress[-1] == (30, 30) and progress == sorted(progress)
+    repo.close()

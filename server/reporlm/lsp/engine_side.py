@@ -33,6 +33,9 @@ from reporlm.workspace.paths import to_relative
 
 log = logging.getLogger(__name__)
 
+STOP_CHECK_SECONDS = 1.0
+"""How soon waiting for an index notices that its folder closed."""
+
 
 def open_repo(root: Path, overlay: Mapping[str, str]) -> Repo:
     try:
@@ -96,15 +99,27 @@ def settled_index(
     repo: Repo, stop: threading.Event, on_progress: Callable[[IndexStatus], None] | None = None
 ) -> IndexStatus | None:
     """The symbol index's status once its background sync is over; None when `stop` is set first
-    (the folder is closing). Meanwhile `on_progress` hears each status read while it works."""
-    while not stop.is_set():
+    (the folder is closing). Meanwhile `on_progress` hears the index's progress as it reports it."""
+    settled = threading.Event()
+
+    def heard(status: IndexStatus) -> None:
+        if status.state not in ("indexing", "not started"):
+            settled.set()
+        elif on_progress is not None:
+            on_progress(status)
+
+    repo.watch_index(heard)
+    try:
         status = repo.index_status()
         if status.state not in ("indexing", "not started"):
             return status
-        if on_progress is not None:
-            on_progress(status)
-        stop.wait(0.05)
-    return None
+        # The index says when it is done; the timeout only lets a closing folder stop waiting.
+        while not settled.wait(STOP_CHECK_SECONDS):
+            if stop.is_set():
+                return None
+        return repo.index_status()
+    finally:
+        repo.unwatch_index(heard)
 
 
 def update(repo: Repo, paths: list[str]) -> None:
@@ -112,3 +127,18 @@ def update(repo: Repo, paths: list[str]) -> None:
         repo.update(*paths)
     except WorkspaceError as exc:  # a file outside the repository, or gone again
         log.info("not re-indexed: %s", exc)
+
+
+class EngineSide:
+    """The engine as the server uses it: one typed object, imported after `initialize`."""
+
+    open_repo = staticmethod(open_repo)
+    make_setup = staticmethod(make_setup)
+    command_error = staticmethod(command_error)
+    relative_path = staticmethod(relative_path)
+    line_text = staticmethod(line_text)
+    settled_index = staticmethod(settled_index)
+    update = staticmethod(update)
+
+
+ENGINE = EngineSide()

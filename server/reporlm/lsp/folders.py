@@ -16,6 +16,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,36 @@ if TYPE_CHECKING:
     from reporlm.workspace import Repo
 
 NO_FOLDER = "no workspace folder: open a folder (the repository) first"
+
+
+@dataclass(frozen=True)
+class FolderIndex:
+    """What a folder's status says of its listing and symbol index. Frozen: the indexing thread
+    replaces it whole, so a status read from the loop never sees half an update."""
+
+    state: str = "not opened"
+    """not opened, loading, indexing, ready, failed, closed."""
+    files: int | None = None
+    """Files listed (any language)."""
+    languages: dict[str, int] | None = None
+    parsed: int = 0
+    """While indexing: files parsed so far, of `to_parse` (0 until the index knows)."""
+    to_parse: int = 0
+    symbols: dict[str, Any] | None = None
+    """Once settled: the symbol index's state, files, indexed, skipped, seconds."""
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state}
+        if self.files is not None:
+            out.update(files=self.files, languages=self.languages or {})
+        if self.to_parse:
+            out.update(parsed=self.parsed, to_parse=self.to_parse)
+        if self.symbols is not None:
+            out["symbols"] = self.symbols
+        if self.error is not None:
+            out["error"] = self.error
+        return out
 
 
 class Folder:
@@ -55,7 +86,7 @@ class Folder:
         self.config_error: str | None = None
         """Why this folder's settings could not be made (its own settings file, usually)."""
         self.repo: Repo | None = None
-        self.index: dict[str, Any] = {"state": "not opened"}
+        self.index = FolderIndex()
         self.pool = SessionPool(cap)
         self.cache = SubcallCache()
         """Sub-call answers shared by the folder's sessions: an unchanged module costs nothing twice."""

@@ -17,10 +17,9 @@ allows partial results on cancel).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -47,7 +46,7 @@ from reporlm.lsp.arguments import (
     parse_plan,
     parse_status,
 )
-from reporlm.lsp.folders import NO_FOLDER, Folder, Folders, initial_folders, path_of
+from reporlm.lsp.folders import NO_FOLDER, Folder, FolderIndex, Folders, initial_folders, path_of
 from reporlm.lsp.logs import ClientLogHandler
 from reporlm.lsp.progress import RunProgress
 from reporlm.lsp.pygls_compat import COMMAND_PARAMS, CompatLanguageServer, ReporlmProtocol
@@ -56,9 +55,8 @@ from reporlm.lsp.runs import RunCap, RunControl
 from reporlm.lsp.traces import new_trace_file
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from reporlm.engine.session import Session
+    from reporlm.lsp.engine_side import EngineSide
     from reporlm.lsp.remote import NetworkClient
     from reporlm.lsp.watchdog import Watchdog
     from reporlm.workspace import Repo
@@ -76,8 +74,8 @@ class ReporlmServer(CompatLanguageServer):
         super().__init__(wire.SERVER_NAME, __version__, protocol_cls=ReporlmProtocol)
         self.folders = Folders()
         """The workspace folders, each with its repository (opened by `load`, on first use)."""
-        self.engine: ModuleType | None = None
-        """reporlm.lsp.engine_side, once the first folder's `load` imported it."""
+        self.engine: EngineSide | None = None
+        """The engine side (lsp/engine_side.py), once the first folder's `load` imported it."""
         self.documents: dict[str, str] = {}
         """Open buffers by URI: every repository's overlay (each reads its own), read live at every call."""
         self.client_options: dict[str, Any] = {}
@@ -244,7 +242,7 @@ class ReporlmServer(CompatLanguageServer):
             await asyncio.wait(pending)
         if folder.repo is not None:
             await asyncio.to_thread(folder.repo.close)
-        folder.index = {**folder.index, "state": "closed"}
+        folder.index = replace(folder.index, state="closed")
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -252,7 +250,7 @@ class ReporlmServer(CompatLanguageServer):
         if folder.loading is None and not folder.closed:
             folder.loading = self.run_task(self._load(folder))
 
-    async def loaded(self, folder: Folder) -> tuple[ModuleType, Repo]:
+    async def loaded(self, folder: Folder) -> tuple[EngineSide, Repo]:
         """The engine side and the folder's repository, opening it now if nothing has yet."""
         if folder.root is None:
             raise wire.ConfigurationFailed(folder.workspace_error or "the server is not initialized")
@@ -273,17 +271,17 @@ class ReporlmServer(CompatLanguageServer):
         """Import the engine, open the repository, then list it and build its symbol index."""
         root = folder.root
         assert root is not None
-        folder.index = {"state": "loading"}
+        folder.index = FolderIndex("loading")
         before = self._closing.get(str(root))
         if before is not None:  # the same folder, removed a moment ago, is still closing
             await asyncio.shield(before)
-        engine = await asyncio.to_thread(importlib.import_module, "reporlm.lsp.engine_side")
+        engine = await asyncio.to_thread(_import_engine)
         self.engine = engine
         try:
             repo = await asyncio.to_thread(engine.open_repo, root, self.documents)
         except ConfigError as exc:
             folder.workspace_error = str(exc)
-            folder.index = {"state": "failed", "error": str(exc)}
+            folder.index = FolderIndex("failed", error=str(exc))
             return
         folder.repo = repo
         if folder.closed:
@@ -292,37 +290,37 @@ class ReporlmServer(CompatLanguageServer):
             await self._apply_settings(folder)
         await self._index(folder, engine, repo)
 
-    async def _index(self, folder: Folder, engine: ModuleType, repo: Repo) -> None:
-        folder.index = {"state": "loading"}
+    async def _index(self, folder: Folder, engine: EngineSide, repo: Repo) -> None:
+        folder.index = FolderIndex("loading")
         try:
             summary = await asyncio.to_thread(repo.summary)
-            listed = {"files": summary.file_count, "languages": summary.languages}
-            folder.index = {"state": "indexing", **listed}
+            listed = FolderIndex("indexing", files=summary.file_count, languages=summary.languages)
+            folder.index = listed
             await asyncio.to_thread(repo.start_indexing)
 
             def progress(status: IndexStatus) -> None:
-                # From the polling thread: the dict is replaced whole, never changed in place.
+                # From the indexing thread: the record is replaced whole, never changed in place.
                 if status.to_parse:
-                    folder.index = {**folder.index, "parsed": status.parsed, "to_parse": status.to_parse}
+                    folder.index = replace(listed, parsed=status.parsed, to_parse=status.to_parse)
 
             symbols = await asyncio.to_thread(engine.settled_index, repo, folder.stop, progress)
         except Exception as exc:
             log.exception("indexing the repository failed")
-            folder.index = {**folder.index, "state": "failed", "error": str(exc)}
+            folder.index = replace(folder.index, state="failed", error=str(exc))
             return
         if symbols is None:
             return  # the folder was closed first
-        folder.index = {
-            "state": "ready" if symbols.state == "ready" else "failed",
-            **listed,
-            "symbols": {
+        folder.index = replace(
+            listed,
+            state="ready" if symbols.state == "ready" else "failed",
+            symbols={
                 "state": symbols.state,
                 "files": symbols.files,
                 "indexed": symbols.indexed,
                 "skipped": len(symbols.skipped),
                 "seconds": symbols.seconds,
             },
-        }
+        )
         log.info("indexed %s: %d files, %s", repo.root, summary.file_count, symbols)
 
     def files_changed(self, uris: list[str], *, deleted: bool = False) -> None:
@@ -474,7 +472,7 @@ class ReporlmServer(CompatLanguageServer):
             "uri": folder.uri,
             "name": folder.name,
             "repo": str(folder.root) if folder.root else None,
-            "index": dict(folder.index),
+            "index": folder.index.to_json(),
             "provider": provider,
             "model": model,
             "sub_model": sub_model,
@@ -635,3 +633,10 @@ def _keep_buffer(ls: ReporlmServer, uri: str) -> None:
     if not uri.startswith("file:"):
         return  # untitled buffers, diff views, output panes: not files of the repository
     ls.documents[uri] = ls.workspace.get_text_document(uri).source
+
+
+def _import_engine() -> EngineSide:
+    """The engine side, imported at first use: its modules take a few hundred milliseconds."""
+    from reporlm.lsp.engine_side import ENGINE
+
+    return ENGINE

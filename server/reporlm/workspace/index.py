@@ -50,6 +50,8 @@ MAIN_THREAD_MAX_BYTES = 64_000
 WORKER_MODULE = "reporlm.workspace.parse_worker"
 _SERVER_DIR = str(Path(__file__).resolve().parents[2])
 PROGRESS_SECONDS = 2.0
+PROGRESS_NOTIFY_SECONDS = 0.1
+"""Listeners hear a sync's progress at most this often."""
 _SQL_CHUNK = 500
 
 _TABLES = """
@@ -224,6 +226,8 @@ class SymbolIndex:
         self._progress = (0, 0)  # (parsed, to parse) of the sync under way
         self._closing = threading.Event()
         """Set by close(): a sync stops between two parsed batches instead of finishing."""
+        self._listeners: list[Callable[[IndexStatus], None]] = []
+        self._heard = 0.0
         self.searchable = False
         """Whether the full-text table of definitions exists (SQLite has FTS5): repo.search."""
         self._db, self.location = self._open(db_path)
@@ -299,6 +303,29 @@ class SymbolIndex:
             log.exception("indexing %s failed", self.root)
             self._error = exc
             self._state = "failed"
+        finally:
+            self._notify(force=True)
+
+    def add_listener(self, listener: Callable[[IndexStatus], None]) -> None:
+        """Call `listener(status)` (from the indexing thread) as a background sync makes progress,
+        at most every PROGRESS_NOTIFY_SECONDS, and once when it ends."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[IndexStatus], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self._listeners or (not force and now - self._heard < PROGRESS_NOTIFY_SECONDS):
+            return
+        self._heard = now
+        status = self.status()
+        for listener in list(self._listeners):
+            try:
+                listener(status)
+            except Exception:  # a listener's bug must not stop the index
+                log.exception("an index listener failed")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background sync; True when none is running any more."""
@@ -451,6 +478,7 @@ class SymbolIndex:
             self._progress = (0, len(jobs))
             for done, (path, outcome) in enumerate(self._parse(jobs), 1):
                 self._progress = (done, len(jobs))
+                self._notify()
                 if isinstance(outcome, str):
                     log.info("symbol index: %s %s", path, outcome)
                     if not outcome.startswith("vanished"):

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -555,6 +555,13 @@ class Repo:
         if listing.skipped:
             status = dataclasses.replace(status, skipped={**listing.skipped, **status.skipped})
         return status
+
+    def watch_index(self, listener: Callable[[IndexStatus], None]) -> None:
+        """Hear the index's status as a background sync goes, and when it ends (from its thread)."""
+        self._services.index().add_listener(listener)
+
+    def unwatch_index(self, listener: Callable[[IndexStatus], None]) -> None:
+        self._services.index().remove_listener(listener)
 
     def start_indexing(self) -> None:
         """Build or refresh the symbol index in the background (queries wait for it)."""
