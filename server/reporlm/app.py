@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reporlm.config import ConfigError, Settings
@@ -19,8 +18,6 @@ from reporlm.llm.registry import PROVIDERS, default_models, default_provider, ma
 if TYPE_CHECKING:
     from reporlm.engine.options import EngineOptions
     from reporlm.engine.rlm import Models
-    from reporlm.engine.session import Session
-    from reporlm.workspace import Repo
 
 LOCAL_CONTEXT_TOKENS = 16384
 """The embedded model's window; Qwen2.5-Coder takes 32K but this keeps memory and prompt time modest."""
@@ -96,25 +93,3 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
             evidence_tokens=LOCAL_EVIDENCE_TOKENS,
         )
     return options
-
-
-def open_repo(path: str | Path) -> Repo:
-    from reporlm.workspace import Repo, WorkspaceError
-
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise ConfigError(f"--repo {path}: no such folder")
-    try:
-        return Repo(root.resolve())
-    except WorkspaceError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def open_session(settings: Settings, repo_path: str | Path, *, models: Models | None = None) -> Session:
-    from reporlm.engine.session import Session
-
-    repo = open_repo(repo_path)
-    provider = models.root.provider if models else resolve_provider(settings)
-    models = models or build_models(settings)
-    secrets = [settings.api_key] if settings.api_key else []
-    return Session(repo, models, engine_options(settings, provider), secrets=secrets)
