@@ -63,7 +63,7 @@ def test_mentions_are_code_shaped_names_paths_and_quoted_text() -> None:
 def test_a_function_gets_its_definition_callers_and_importers(shop: Repo) -> None:
     block = gather(shop, "Which functions call `apply_discount`?", 400, head=HEAD)
     line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
-    assert "function at src/shop/pricing.py:5" in line
+    assert "function at src/shop/pricing.py:5 (repo.definitions)" in line
     assert "2 callers" in line and "src/shop/cart.py::Cart.total" in line
     assert "tests/test_cart.py::test_discount" in line
     assert "importing files" in line and "src/shop/cart.py" in line
@@ -72,7 +72,7 @@ def test_a_function_gets_its_definition_callers_and_importers(shop: Repo) -> Non
 def test_a_folder_the_question_names_puts_its_items_first_and_is_counted(shop: Repo) -> None:
     block = gather(shop, "Under src/shop, which functions call apply_discount?", 400, head=HEAD)
     in_folder_first = "src/shop/cart.py::Cart.total, tests/test_cart.py::test_discount"
-    assert f"2 callers (1 under src/shop/): {in_folder_first}" in block
+    assert f"2 callers (repo.callers; 1 under src/shop/): {in_folder_first}" in block
 
 
 def test_a_class_gets_its_subclasses_transitively(shop: Repo) -> None:
@@ -83,7 +83,8 @@ def test_a_class_gets_its_subclasses_transitively(shop: Repo) -> None:
 
 def test_a_name_without_a_definition_gets_where_it_is_mentioned(shop: Repo) -> None:
     block = gather(shop, "Which files read the environment variable `SHOP_CURRENCY`?", 400, head=HEAD)
-    assert "- `SHOP_CURRENCY`: no definition; mentioned on 1 line in 1 file: src/shop/pricing.py:11" in block
+    where = "mentioned on 1 line in 1 file (repo.grep): src/shop/pricing.py:11"
+    assert f"- `SHOP_CURRENCY`: no definition; {where}" in block
 
 
 def test_a_dotted_module_name_gets_its_file_and_importers(shop: Repo) -> None:
@@ -94,7 +95,8 @@ def test_a_dotted_module_name_gets_its_file_and_importers(shop: Repo) -> None:
 def test_words_without_names_get_the_best_matching_definitions(shop: Repo) -> None:
     block = gather(shop, "Which function takes the discount rate off a price?", 400, head=HEAD)
     assert block.startswith(HEAD)
-    assert "best match the question's words: src/shop/pricing.py::apply_discount (line 5)" in block
+    best = "src/shop/pricing.py::apply_discount (line 5)"
+    assert f"best match the question's words (repo.search): {best}" in block
 
 
 def test_the_block_keeps_to_its_budget_and_is_empty_when_nothing_is_known(shop: Repo) -> None:
@@ -111,4 +113,4 @@ def test_a_name_beside_the_module_it_comes_from_is_looked_up_as_imported_from_it
     block = gather(shop, question, 400, head=HEAD)
     line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
     files = "src/shop/__init__.py, src/shop/cart.py, tests/test_cart.py"
-    assert f"3 files importing it from shop.pricing: {files}" in line
+    assert f"3 files importing it from shop.pricing (repo.importers): {files}" in line

@@ -39,7 +39,10 @@ async def test_v2_sends_system_then_repository_context_then_evidence_and_questio
     assert context.content.startswith("Repository: shop-repo\n5 files") and "with_retries" in context.content
     assert "Who calls" not in context.content
     assert question.content.startswith("What the index already knows")
-    known = "- `with_retries`: function at shop/retry.py:6; 1 caller: shop/orders.py::place"
+    known = (
+        "- `with_retries`: function at shop/retry.py:6 (repo.definitions); "
+        "1 caller (repo.callers): shop/orders.py::place"
+    )
     assert known in question.content
     assert question.content.endswith("Question: Who calls `with_retries`?")
 

@@ -98,26 +98,32 @@ def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str
     module = _module_file(repo, name) if "." in name and not definitions else None
     if module is not None:
         facts = [f"module {module}"]
-        facts += _listed("importing file", "importing files", _call(repo, "importers", name), focus)
+        importers = _call(repo, "importers", name)
+        facts += _listed("importing file", "importing files", importers, focus, source="repo.importers")
         return f"- `{text}`: " + "; ".join(facts)
     if not definitions:
         return _describe_mentions(repo, text, mention.quoted, focus)
-    facts = [_where(definitions)]
+    facts = [_where(definitions) + " (repo.definitions)"]
     kinds = {d.kind for d in definitions}
     if kinds & {"class", "interface", "struct", "trait"}:
-        facts += _listed("subclass", "subclasses", _call(repo, "subclasses", name), focus)
+        facts += _listed(
+            "subclass", "subclasses", _call(repo, "subclasses", name), focus, source="repo.subclasses"
+        )
     if kinds & {"function", "method"}:
-        facts += _listed("caller", "callers", _call(repo, "callers", name), focus)
+        facts += _listed("caller", "callers", _call(repo, "callers", name), focus, source="repo.callers")
     elif "class" in kinds:  # a class's callers are what instantiates it: worth a line when there are some
-        facts += _listed("caller", "callers", _call(repo, "callers", name), focus, skip_empty=True)
+        callers = _call(repo, "callers", name)
+        facts += _listed("caller", "callers", callers, focus, source="repo.callers", skip_empty=True)
     home = next((m for m, file in modules.items() if any(d.path == file for d in definitions)), None)
     if home is not None:
         importers = _call(repo, "importers", f"{home}.{name}")
         what = f"importing it from {home}"
-        facts += _listed(f"file {what}", f"files {what}", importers, focus)
+        facts += _listed(f"file {what}", f"files {what}", importers, focus, source="repo.importers")
     else:
         importers = _call(repo, "importers", name)
-        facts += _listed("importing file", "importing files", importers, focus, skip_empty=True)
+        facts += _listed(
+            "importing file", "importing files", importers, focus, source="repo.importers", skip_empty=True
+        )
     return f"- `{text}`: " + "; ".join(f for f in facts if f)
 
 
@@ -140,7 +146,7 @@ def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -
     count = f"{len(hits)}{'+' if len(hits) >= 200 else ''}"
     return (
         f"- `{text}`: no definition; mentioned on {_plural(count, 'line')} in {_plural(len(files), 'file')}"
-        + _focus_note(files, focus)
+        + f" (repo.grep{_focus_note(files, focus)})"
         + f": {', '.join(places)}"
     )
 
@@ -170,21 +176,28 @@ def _search_line(repo: Repo, question: str) -> str | None:
     if not found:
         return None
     shown = ", ".join(f"{_label(s)} (line {s.line})" for s in found)
-    return f"- definitions that best match the question's words: {shown}"
+    return f"- definitions that best match the question's words (repo.search): {shown}"
 
 
 def _listed(
-    singular: str, plural: str, items: list[Any] | None, focus: str | None, *, skip_empty: bool = False
+    singular: str,
+    plural: str,
+    items: list[Any] | None,
+    focus: str | None,
+    *,
+    source: str,
+    skip_empty: bool = False,
 ) -> list[str]:
-    """`3 callers (2 under src/): a.py::f, b.py::g, …`, or nothing when the function is unavailable."""
+    """`3 callers (repo.callers; 2 under src/): a.py::f, b.py::g, …`, or nothing when the function
+    is unavailable. Naming the function that gives the list tells the model how to get all of it."""
     if items is None or (skip_empty and not items):
         return []
     labels = list(dict.fromkeys(_label(item) for item in _focused(items, focus)))
     if not labels:
-        return [f"no {plural}"]
-    head = f"{len(labels)} {singular if len(labels) == 1 else plural}"
+        return [f"no {plural} ({source})"]
+    head = f"{len(labels)} {singular if len(labels) == 1 else plural} ({source}"
     shown = ", ".join(labels[:SHOWN]) + (", …" if len(labels) > SHOWN else "")
-    return [head + _focus_note([_path_of(item) for item in items], focus) + ": " + shown]
+    return [head + _focus_note([_path_of(item) for item in items], focus) + "): " + shown]
 
 
 def _plural(count: int | str, noun: str) -> str:
@@ -202,7 +215,7 @@ def _focus_note(paths: Iterable[str], focus: str | None) -> str:
     if not focus:
         return ""
     inside = sum(1 for p in dict.fromkeys(paths) if p.startswith(focus + "/"))
-    return f" ({inside} under {focus}/)"
+    return f"; {inside} under {focus}/"
 
 
 def _call(repo: Repo, function: str, name: str) -> list[Any] | None:
