@@ -114,3 +114,18 @@ def test_a_name_beside_the_module_it_comes_from_is_looked_up_as_imported_from_it
     line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
     files = "src/shop/__init__.py, src/shop/cart.py, tests/test_cart.py"
     assert f"3 files importing it from shop.pricing (repo.importers): {files}" in line
+
+
+def test_calls_indexes_and_prose_in_backticks_are_cleaned_or_left_out() -> None:
+    question = (
+        "Which files read `no_proxy` (e.g. via `os.environ[...]`, `os.getenv(...)`, an `in os.environ` "
+        "test)? ANSWER as a list; i.e. paths."
+    )
+    assert [m.text for m in mentions(question)] == ["no_proxy", "os.environ", "os.getenv"]
+
+
+def test_a_backticked_name_with_a_definition_also_gets_its_text_mentions(shop: Repo) -> None:
+    block = gather(shop, "Where is `currency` read?", 400, head=HEAD)
+    line = next(line for line in block.splitlines() if line.startswith("- `currency`"))
+    assert "function at src/shop/pricing.py:10 (repo.definitions)" in line
+    assert "mentioned on 1 line in 1 file (repo.grep): src/shop/pricing.py:10" in line

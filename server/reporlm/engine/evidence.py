@@ -31,7 +31,10 @@ _QUOTED = re.compile(r"""(?<![\w])["']([^"'\n]{2,120})["'](?![\w])""")
 # Code-looking tokens in prose: dotted or scoped names, snake_case, CamelCase with an inner capital,
 # and paths. Plain lowercase words are left to the search.
 _TOKEN = re.compile(r"[A-Za-z_][\w$]*(?:(?:\.|::|/)[A-Za-z_][\w$-]*)+/?|[A-Za-z_][\w$]*")
-_CODE_SHAPE = re.compile(r"_|[a-z][A-Z]|[A-Z].*[A-Z]|\.|::|/")
+_CODE_SHAPE = re.compile(r"_|[a-z][A-Z]|\w\w\.\w\w|::|/")
+"""Snake case, camel case, dotted names and paths: what prose words are not (ALL CAPS words are)."""
+_CALL_OR_INDEX = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\])+$")
+_PROSE = re.compile(r"(?i)e\.g|i\.e|etc|vs|n/a|and/or")
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ def mentions(question: str) -> list[Mention]:
     found: dict[str, Mention] = {}
 
     def add(text: str, quoted: bool) -> None:
-        text = text.strip().strip(".,;:!?()").removesuffix("()")
-        if len(text) >= 2 and text not in found:
+        # `os.getenv(...)`, `environ[...]`: the name called or indexed; prose in backticks is no name.
+        text = _CALL_OR_INDEX.sub("", text.strip()).strip(".,;:!?")
+        if len(text) >= 2 and " " not in text and text not in found and not _PROSE.fullmatch(text):
             found[text] = Mention(text, quoted)
 
     for match in _BACKTICKED.finditer(question):
@@ -104,6 +108,9 @@ def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str
     if not definitions:
         return _describe_mentions(repo, text, mention.quoted, focus)
     facts = [_where(definitions) + " (repo.definitions)"]
+    if mention.quoted and len(definitions) <= 2:
+        # A name written in backticks may be a string too (a setting, a variable's name): its text.
+        facts.append(_text_mentions(repo, text, focus) or "")
     kinds = {d.kind for d in definitions}
     if kinds & {"class", "interface", "struct", "trait"}:
         facts += _listed(
@@ -137,15 +144,20 @@ def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -
     """Where a name with no definition appears in the text (a setting, a variable, a key)."""
     if not quoted and not _CODE_SHAPE.search(text):
         return None
+    found = _text_mentions(repo, text, focus)
+    return f"- `{text}`: no definition; {found}" if found else None  # nothing at all: nothing to say
+
+
+def _text_mentions(repo: Repo, text: str, focus: str | None) -> str | None:
     # repo.grep speaks RE2 (no lookarounds): a word boundary that also knows `$` in JS names.
     hits = repo.grep(r"(?:^|[^\w$])" + re.escape(text) + r"(?:[^\w$]|$)", max_results=200)
     if not hits:
-        return f"- `{text}`: no definition, and no line mentions it"
+        return None
     files = list(dict.fromkeys(h.path for h in hits))
     places = [f"{h.path}:{h.line}" for h in _focused(hits, focus)[:SHOWN]]
     count = f"{len(hits)}{'+' if len(hits) >= 200 else ''}"
     return (
-        f"- `{text}`: no definition; mentioned on {_plural(count, 'line')} in {_plural(len(files), 'file')}"
+        f"mentioned on {_plural(count, 'line')} in {_plural(len(files), 'file')}"
         + f" (repo.grep{_focus_note(files, focus)})"
         + f": {', '.join(places)}"
     )
