@@ -124,8 +124,10 @@ def test_calls_indexes_and_prose_in_backticks_are_cleaned_or_left_out() -> None:
     assert [m.text for m in mentions(question)] == ["no_proxy", "os.environ", "os.getenv"]
 
 
-def test_a_backticked_name_with_a_definition_also_gets_its_text_mentions(shop: Repo) -> None:
-    block = gather(shop, "Where is `currency` read?", 400, head=HEAD)
-    line = next(line for line in block.splitlines() if line.startswith("- `currency`"))
-    assert "function at src/shop/pricing.py:10 (repo.definitions)" in line
-    assert "mentioned on 1 line in 1 file (repo.grep): src/shop/pricing.py:10" in line
+def test_a_backticked_name_defined_only_in_tests_also_gets_its_text_mentions(shop: Repo) -> None:
+    block = gather(shop, "Where is `test_discount` used?", 400, head=HEAD)
+    line = next(line for line in block.splitlines() if line.startswith("- `test_discount`"))
+    assert "function at tests/test_cart.py:4 (repo.definitions)" in line
+    assert "mentioned on 1 line in 1 file (repo.grep): tests/test_cart.py:4" in line
+    source = gather(shop, "Where is `currency` read?", 400, head=HEAD)
+    assert "repo.grep" not in next(line for line in source.splitlines() if line.startswith("- `currency`"))

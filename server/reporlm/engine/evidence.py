@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reporlm.workspace import Repo, WorkspaceError
+from reporlm.workspace.repomap import is_peripheral
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ MAX_MENTIONS = 8
 SHOWN = 4
 """Items shown per list (callers, subclasses, ...); the count says how many there are."""
 SEARCH_HITS = 5
+_VALUES = frozenset({"constant", "variable", "field"})
 
 _BACKTICKED = re.compile(r"`([^`\n]{1,200})`")
 _QUOTED = re.compile(r"""(?<![\w])["']([^"'\n]{2,120})["'](?![\w])""")
@@ -108,9 +110,6 @@ def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str
     if not definitions:
         return _describe_mentions(repo, text, mention.quoted, focus)
     facts = [_where(definitions) + " (repo.definitions)"]
-    if mention.quoted and len(definitions) <= 2:
-        # A name written in backticks may be a string too (a setting, a variable's name): its text.
-        facts.append(_text_mentions(repo, text, focus) or "")
     kinds = {d.kind for d in definitions}
     if kinds & {"class", "interface", "struct", "trait"}:
         facts += _listed(
@@ -131,6 +130,10 @@ def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str
         facts += _listed(
             "importing file", "importing files", importers, focus, source="repo.importers", skip_empty=True
         )
+    if mention.quoted and all(is_peripheral(d.path) or d.kind in _VALUES for d in definitions):
+        # Defined only in tests, or as a value: the name may be a string too (a setting, an
+        # environment variable), so where its text appears.
+        facts.append(_text_mentions(repo, text, focus) or "")
     return f"- `{text}`: " + "; ".join(f for f in facts if f)
 
 

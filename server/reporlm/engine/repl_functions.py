@@ -73,6 +73,11 @@ class ReplFunction:
         first = self.doc.split("\n\n", 1)[0]
         return " ".join(first.split())
 
+    @property
+    def brief(self) -> str:
+        """The summary's first clause (before an example or a second sentence): for short lists."""
+        return re.split(r": `|\. |; |: \[|: \(", self.summary, maxsplit=1)[0].rstrip(".")
+
     def describe(self, values: Mapping[str, object] | None = None) -> str:
         return f"- `{self.name}{self.signature}`: {fill(self.summary, values)}"
 
@@ -166,7 +171,7 @@ def describe_short(table: Mapping[str, ReplFunction], values: Mapping[str, objec
     for name, entry in table.items():
         if name in SHORT_LIST:
             signature = re.sub(r",? ?max_results=\d+", "", entry.signature).replace("(, ", "(")
-            lines.append(f"- `{name}{signature}`: {fill(entry.summary, values)}")
+            lines.append(f"- `{name}{signature}`: {fill(entry.brief, values)}")
         elif entry.owner == "git":
             history = name.removeprefix("repo.git.")
             if others and others[-1].startswith("repo.git."):
