@@ -286,3 +286,8 @@ def test_budget_limits_take_numbers_and_none_where_there_may_be_no_limit() -> No
     assert limits.max_seconds == 1.5 and limits.max_sub_calls is None
     with pytest.raises(ConfigError, match="max_iterations must be a whole number ≥ 0, not None"):
         load_settings(None, overrides={"limits": {"max_iterations": None}})
+
+
+def test_a_repository_limit_of_four_hundred_digits_is_ignored_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / ".reporlm.toml").write_text(f"[budget]\nmax_iterations = {10**400}\n")
+    assert load_settings(tmp_path, env={}).limits.max_iterations == 30  # higher than 30: not a lowering

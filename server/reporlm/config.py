@@ -221,7 +221,9 @@ def _lower(name: str, value: Any, current: int | float | None, source: str) -> b
     """Whether the repository's `value` for `name` is a valid number below `current`."""
     default = getattr(Limits(), name, None) if name in _LIMIT_NAMES else getattr(Settings(), name)
     kinds = (int,) if isinstance(default, int) else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
+    # isfinite() of a huge int raises OverflowError: only floats can be infinite or NaN.
+    infinite = isinstance(value, float) and not math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, kinds) or infinite or value < 0:
         kind = "a whole number" if kinds == (int,) else "a number"
         raise ConfigError(f"{name} in {source} must be {kind}, 0 or more, not {value!r}")
     if current is not None and value >= current:
