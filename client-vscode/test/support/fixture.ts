@@ -66,7 +66,8 @@ export const SCRIPT = {
     },
     {
       match: 'Explain `add`',
-      turns: [repl("print(repo.read('calc.py', 1, 3))"), `FINAL(${EXPLAIN_ANSWER})`],
+      // The answer cites the caller too, so the run looks it up (a line it never saw is "not seen").
+      turns: [repl("print(repo.read('calc.py', 1, 3))\nprint(repo.callers('add'))"), `FINAL(${EXPLAIN_ANSWER})`],
     },
   ],
 };
