@@ -107,7 +107,7 @@ def _fields(text: str) -> dict[str, float]:
 def ask(cache_root: Path, repo: Path, model: str, question: str, mode: str, *, turns: int | None) -> Run:
     """One `reporlm ask` in a new process; its first token is timed from the server's call log."""
     run = Run(model=model, repo=repo.name, mode=mode, question=question, load_before=os.getloadavg()[0])
-    command = [sys.executable, "-m", "reporlm", "--log-level", "info", "ask", question]
+    command = [sys.executable, "-P", "-m", "reporlm", "--log-level", "info", "ask", question]
     command += ["--repo", str(repo), "--provider", "local", "--model", model, "--json"]
     if mode == "disabled":
         command.append("--no-local-prefix-cache")
@@ -168,7 +168,7 @@ def _prepare(cache_root: Path, repos: dict[str, Path], models: list[str]) -> Non
         link.symlink_to(cache_dir(), target_is_directory=True)
     for repo in repos.values():
         subprocess.run(
-            [sys.executable, "-m", "reporlm", "index", "--repo", str(repo)],
+            [sys.executable, "-P", "-m", "reporlm", "index", "--repo", str(repo)],
             env={**os.environ, "REPORLM_CACHE_DIR": str(cache_root)},
             check=True,
             capture_output=True,

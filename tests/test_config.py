@@ -291,3 +291,10 @@ def test_budget_limits_take_numbers_and_none_where_there_may_be_no_limit() -> No
 def test_a_repository_limit_of_four_hundred_digits_is_ignored_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / ".reporlm.toml").write_text(f"[budget]\nmax_iterations = {10**400}\n")
     assert load_settings(tmp_path, env={}).limits.max_iterations == 30  # higher than 30: not a lowering
+
+
+def test_a_2gb_settings_file_is_refused_without_being_read(tmp_path: Path) -> None:
+    with (tmp_path / "pyproject.toml").open("wb") as handle:
+        handle.truncate(2 * 1024**3)  # sparse: costs no disk, but read whole it would be 2 GB of memory
+    with pytest.raises(ConfigError, match=r"pyproject\.toml is larger than 1024 KB"):
+        load_settings(tmp_path, env={})

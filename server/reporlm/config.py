@@ -151,7 +151,7 @@ def load_settings(
         settings, lowered = _lowered_by_repo(settings, table, source, merged)
         cap_asked = cap_asked or "max_cost_usd" in lowered
     settings = replace(settings, api_key=_api_key(settings, env))
-    _check_cost_cap(settings, env, asked=cap_asked)
+    check_cost_cap(settings, env, asked=cap_asked)
     return settings
 
 
@@ -162,9 +162,9 @@ def _from_repo_file(repo: Path) -> tuple[dict[str, Any], str]:
     source = ".reporlm.toml" if dotfile.is_file() else "[tool.reporlm] in pyproject.toml"
     try:
         if dotfile.is_file():
-            table = tomllib.loads(dotfile.read_text("utf-8"))
+            table = tomllib.loads(_settings_text(dotfile))
         elif pyproject.is_file():
-            table = tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}).get("reporlm", {})
+            table = tomllib.loads(_settings_text(pyproject)).get("tool", {}).get("reporlm", {})
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read reporlm settings from {repo}: {exc}") from None
     if not isinstance(table, dict):
@@ -172,6 +172,18 @@ def _from_repo_file(repo: Path) -> tuple[dict[str, Any], str]:
     if "budget" in table:
         table["limits"] = table.pop("budget")
     return table, source
+
+
+MAX_SETTINGS_FILE_BYTES = 1024 * 1024
+"""A repository's settings file is read whole, on the server's event loop: a 2 GB one is refused."""
+
+
+def _settings_text(path: Path) -> str:
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SETTINGS_FILE_BYTES + 1)
+    if len(data) > MAX_SETTINGS_FILE_BYTES:
+        raise OSError(f"{path.name} is larger than {MAX_SETTINGS_FILE_BYTES // 1024} KB")
+    return data.decode("utf-8")
 
 
 def _lowered_by_repo(
@@ -239,7 +251,7 @@ def _lower(name: str, value: Any, current: int | float | None, source: str) -> b
     return True
 
 
-def _check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) -> None:
+def check_cost_cap(settings: Settings, env: Mapping[str, str], *, asked: bool) -> None:
     """A dollar cap must not be switched off in silence by a model the price table does not know."""
     cap = settings.limits.max_cost_usd
     if cap is None:
@@ -340,6 +352,10 @@ def _build(values: dict[str, Any]) -> Settings:
         raise ConfigError(str(exc)) from None
 
 
+MAX_FRACTIONAL_LIMIT = 10**15
+"""Larger seconds or dollars than this mean "no limit" in practice; far larger ones do not fit a float."""
+
+
 def _checked_limit(name: str, value: Any) -> int | float | None:
     """A budget limit as its field's type: a whole number (or any number, for dollars and
     seconds) ≥ 0, or None where the field allows no limit. A run does arithmetic on them."""
@@ -352,6 +368,10 @@ def _checked_limit(name: str, value: Any) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, ok) or infinite or value < 0:
         meaning = "a whole number ≥ 0" if whole else "a number ≥ 0"
         raise ConfigError(f"{name} must be {meaning}, not {value!r}")
+    if not whole and isinstance(value, int) and value > MAX_FRACTIONAL_LIMIT:
+        # Seconds and dollars meet floats (a deadline is now + seconds): a 400-digit int overflows there.
+        digits = len(str(value))
+        raise ConfigError(f"{name} must be at most {MAX_FRACTIONAL_LIMIT:.0e}, not a {digits}-digit number")
     return value
 
 
