@@ -226,6 +226,7 @@ async def test_wrong_values_in_command_fields_are_invalid_params_not_internal_er
             {"question": "q", "budget": {"max_sub_calls": True}},
             "max_sub_calls must be a whole number ≥ 0, not True",
         ),
+        ({"question": "q", "budget": {"max_seconds": 10**400}}, "max_seconds must be at most 1e+15"),
         ({"question": "q", "scope": "x" * 10_000}, "scope is 10,000 characters long"),
         ({"question": "q", "folder": "f" * 5000}, "folder is 5,000 characters long"),
     ]
@@ -248,3 +249,14 @@ async def test_a_lone_surrogate_is_replaced_in_what_is_read_and_kept_in_the_id(
     raw.send(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     reply = await raw.reply("s\ud800")
     assert reply["error"] == {"code": INVALID_PARAMS, "message": "no such folder: a\ufffdb"}
+
+
+async def test_a_dollar_cap_sent_with_a_command_is_refused_when_the_model_has_no_price(
+    raw: RawClient, small_repo: Path
+) -> None:
+    # A billed provider with a model the price table does not know: the cap could not be enforced.
+    await raw.initialize(small_repo, provider="openai", model="my-model", baseUrl="https://models.invalid/v1")
+    params = {"command": "reporlm.server.ask", "arguments": [{"question": "q", "budget": {"maxCostUsd": 1}}]}
+    raw.send({"jsonrpc": "2.0", "id": "cap", "method": "workspace/executeCommand", "params": params})
+    error = (await raw.reply("cap"))["error"]
+    assert error["code"] == INVALID_PARAMS and "cannot be enforced" in error["message"], error

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from pygls.exceptions import (
 
 from reporlm import __version__
 from reporlm.app import model_names, resolve_provider
-from reporlm.config import ConfigError, load_settings
+from reporlm.config import ConfigError, check_cost_cap, load_settings
 from reporlm.engine.budget import Limits
 from reporlm.llm._errors import redact
 from reporlm.lsp import options as client_options
@@ -404,11 +405,15 @@ class ReporlmServer(CompatLanguageServer):
         if not budget or folder.settings is None:
             return None
         try:
-            return load_settings(
+            limits = load_settings(
                 None, env={}, overrides={"limits": {**_limits_dict(folder.settings.limits), **budget}}
             ).limits
+            # The request's dollar cap must hold for the folder's models, as one set anywhere else.
+            asked = "max_cost_usd" in budget
+            check_cost_cap(replace(folder.settings, limits=limits), os.environ, asked=asked)
         except ConfigError as exc:
             raise JsonRpcInvalidParams(f"budget: {exc}") from None
+        return limits
 
     async def position(self, folder: Folder, uri: str, line: int, character: int) -> tuple[str, int, int]:
         """A client's position as (repo-relative path, 1-based line, 0-based character index)."""
