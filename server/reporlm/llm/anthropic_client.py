@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 
-from reporlm.llm._errors import (
-    UNREADABLE,
-    field,
-    malformed,
-    redact,
-    retryable_status,
-    short,
-    text_or_none,
-    token_count,
-    unreadable,
-)
-from reporlm.llm.base import Completion, Message, ProviderError, Usage
+from reporlm.llm._errors import field, malformed, redact, retryable_status, short, token_count
+from reporlm.llm.base import Message, ProviderError, Usage
+from reporlm.llm.hosted import HostedClient
 from reporlm.llm.prices import cost
-
-log = logging.getLogger(__name__)
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 _NO_CREDENTIALS = "set ANTHROPIC_API_KEY or pass an API key"
@@ -70,7 +57,7 @@ def _text(response: Any) -> str:
     return "".join(texts)
 
 
-class AnthropicClient:
+class AnthropicClient(HostedClient):
     """``ModelClient`` for the Anthropic Messages API.
 
     ``api_key``/``base_url`` default to ``ANTHROPIC_API_KEY``/``ANTHROPIC_BASE_URL`` (the SDK reads
@@ -79,83 +66,44 @@ class AnthropicClient:
     """
 
     provider = "anthropic"
+    _sdk = anthropic
+    _sdk_error = anthropic.AnthropicError
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 4,
-        timeout: float = 600.0,
-    ) -> None:
+    def _open(
+        self, api_key: str | None, base_url: str | None, max_retries: int, timeout: anthropic.Timeout
+    ) -> anthropic.AsyncAnthropic:
         try:
-            self._client = anthropic.AsyncAnthropic(
-                api_key=api_key,
-                base_url=base_url,
-                max_retries=max_retries,
-                # A short connect timeout: an unreachable host should fail in seconds, not minutes.
-                timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
+            return anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
             )
         except anthropic.AnthropicError as exc:  # e.g. a named credentials profile that is missing
             raise ProviderError(f"anthropic: {redact(str(exc), (api_key,))}; {_NO_CREDENTIALS}") from None
 
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-    ) -> Completion:
+    def request_params(
+        self, messages: Sequence[Message], model: str, max_tokens: int, temperature: float
+    ) -> dict[str, Any]:
         # The Messages API of this SDK generation takes no sampling temperature (models choose it);
         # the argument stays in the protocol for the other providers.
         del temperature
         system, turns = build_request(messages)
-        kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
+        params: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
         if system:
-            kwargs["system"] = system
-        started = time.perf_counter()
+            params["system"] = system
+        return params
+
+    async def _send(self, params: dict[str, Any]) -> Any:
         try:
-            response = await self._client.messages.create(**kwargs)
-        except anthropic.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        except anthropic.APITimeoutError:
-            raise ProviderError("anthropic: request timed out", retryable=True) from None
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(
-                f"anthropic: connection failed: {self._redact(str(exc))}", retryable=True
-            ) from None
-        except anthropic.AnthropicError as exc:
-            raise ProviderError(f"anthropic: {self._redact(str(exc))}") from None
+            return await self._client.messages.create(**params)
         except TypeError as exc:
             # The SDK signals "no credentials at all" with a TypeError when the request is built.
             if "authentication" not in str(exc):
                 raise
             raise ProviderError(f"anthropic: no credentials; {_NO_CREDENTIALS}") from None
-        except UNREADABLE as exc:
-            raise unreadable("anthropic", exc) from None
 
-        text = _text(response)
-        usage = self._usage(model, field(response, "usage"))
-        log.debug(
-            "anthropic %s: %d in (%d cached), %d out, %.1fs",
-            model,
-            usage.input_tokens,
-            usage.cache_read_tokens,
-            usage.output_tokens,
-            time.perf_counter() - started,
-        )
-        return Completion(
-            text=text,
-            usage=usage,
-            model=text_or_none(field(response, "model")) or model,
-            stop_reason=text_or_none(field(response, "stop_reason")),
-        )
+    def _read(self, response: Any) -> tuple[str, Any]:
+        return _text(response), field(response, "stop_reason")
 
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    @staticmethod
-    def _usage(model: str, raw: Any) -> Usage:
+    def _usage(self, model: str, raw: Any) -> Usage:
         def count(name: str) -> int:
             return token_count("anthropic", raw, name)
 

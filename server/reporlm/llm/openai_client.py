@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
 
-from reporlm.llm._errors import (
-    UNREADABLE,
-    field,
-    malformed,
-    redact,
-    retryable_status,
-    short,
-    text_or_none,
-    token_count,
-    unreadable,
-)
-from reporlm.llm.base import Completion, Message, ProviderError, Usage
+from reporlm.llm._errors import field, malformed, redact, retryable_status, short, token_count
+from reporlm.llm.base import Message, ProviderError, Usage
+from reporlm.llm.hosted import HostedClient
 from reporlm.llm.prices import cost, is_loopback
-
-log = logging.getLogger(__name__)
 
 # Local servers ignore the key, but the SDK refuses to start without one.
 _PLACEHOLDER_KEY = "not-needed"
@@ -50,7 +37,7 @@ def _message_text(message: Any) -> str:
     raise malformed("openai", f"the message content is {short(repr(content), 60)}, not text")
 
 
-class OpenAIClient:
+class OpenAIClient(HostedClient):
     """``ModelClient`` for chat completions on an OpenAI-compatible server.
 
     ``api_key``/``base_url`` default to ``OPENAI_API_KEY``/``OPENAI_BASE_URL``. A key is optional
@@ -59,80 +46,24 @@ class OpenAIClient:
     """
 
     provider = "openai"
+    _sdk = openai
+    _sdk_error = openai.OpenAIError
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 4,
-        timeout: float = 600.0,
-    ) -> None:
+    def _open(
+        self, api_key: str | None, base_url: str | None, max_retries: int, timeout: openai.Timeout
+    ) -> openai.AsyncOpenAI:
         api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key or _PLACEHOLDER_KEY,
-            base_url=base_url,
-            max_retries=max_retries,
-            # A short connect timeout: an unreachable host should fail in seconds, not minutes.
-            timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),
+        client = openai.AsyncOpenAI(
+            api_key=api_key or _PLACEHOLDER_KEY, base_url=base_url, max_retries=max_retries, timeout=timeout
         )
         self._api_key = api_key
-        endpoint = str(self._client.base_url)
+        endpoint = str(client.base_url)
         self._official = urlsplit(endpoint).hostname == "api.openai.com"
         self._local = is_loopback(endpoint)
         if self._official and not api_key:
             raise ProviderError("openai: no API key; set OPENAI_API_KEY, or base_url for a local server")
-
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-    ) -> Completion:
-        kwargs = self.request_params(messages, model, max_tokens, temperature)
-        started = time.perf_counter()
-        try:
-            response = await self._client.chat.completions.create(**kwargs)
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        except openai.APITimeoutError:
-            raise ProviderError("openai: request timed out", retryable=True) from None
-        except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"openai: connection to {self._client.base_url} failed: {self._redact(str(exc))}",
-                retryable=True,
-            ) from None
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"openai: {self._redact(str(exc))}") from None
-        except UNREADABLE as exc:
-            raise unreadable("openai", exc) from None
-
-        choices = field(response, "choices")
-        if isinstance(response, str):  # not JSON at all (the SDK hands such a body over as text)
-            raise malformed("openai", f"a {short(response, 80)!r} body instead of a chat completion")
-        if not choices:
-            raise ProviderError("openai: the server returned no choices", retryable=True)
-        if not isinstance(choices, list):
-            raise malformed("openai", "choices is not a list")
-        choice = choices[0]
-        text = _message_text(field(choice, "message"))
-        usage = self._usage(model, field(response, "usage"))
-        log.debug(
-            "openai %s: %d in (%d cached), %d out, %.1fs",
-            model,
-            usage.input_tokens,
-            usage.cache_read_tokens,
-            usage.output_tokens,
-            time.perf_counter() - started,
-        )
-        return Completion(
-            text=text,
-            usage=usage,
-            model=text_or_none(field(response, "model")) or model,
-            stop_reason=text_or_none(field(choice, "finish_reason")),
-        )
+        return client
 
     def request_params(
         self, messages: Sequence[Message], model: str, max_tokens: int, temperature: float
@@ -150,8 +81,19 @@ class OpenAIClient:
             params["temperature"] = temperature
         return params
 
-    async def aclose(self) -> None:
-        await self._client.close()
+    async def _send(self, params: dict[str, Any]) -> Any:
+        return await self._client.chat.completions.create(**params)
+
+    def _read(self, response: Any) -> tuple[str, Any]:
+        choices = field(response, "choices")
+        if isinstance(response, str):  # not JSON at all (the SDK hands such a body over as text)
+            raise malformed("openai", f"a {short(response, 80)!r} body instead of a chat completion")
+        if not choices:
+            raise ProviderError("openai: the server returned no choices", retryable=True)
+        if not isinstance(choices, list):
+            raise malformed("openai", "choices is not a list")
+        choice = choices[0]
+        return _message_text(field(choice, "message")), field(choice, "finish_reason")
 
     def _usage(self, model: str, raw: Any) -> Usage:
         if raw is None:  # some compatible servers omit usage entirely
@@ -168,6 +110,9 @@ class OpenAIClient:
 
     def _redact(self, text: str) -> str:
         return redact(text, (self._api_key,))
+
+    def _connection(self) -> str:
+        return f"connection to {self._client.base_url}"
 
     def _status_error(self, exc: openai.APIStatusError) -> ProviderError:
         status = exc.status_code
