@@ -595,24 +595,12 @@ def make_server() -> ReporlmServer:
     @server.command(wire.ASK)
     async def ask(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
         a: AskArgs = parse_ask(args)
-        folder = ls.folders.pick(a.folder)
-        limits = ls.limits(folder, a.budget)
-
-        async def start(session: Session, options: dict[str, Any]) -> Any:
-            return await session.ask(a.question, scope=a.scope, limits=limits, **options)
-
-        return await ls.run_command(folder, "reporlm: ask", a.question, start, answer_json)
+        return await _run_text(ls, a, "reporlm: ask", a.question, lambda s: s.ask, answer_json)
 
     @server.command(wire.PLAN)
     async def plan(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
         a: PlanArgs = parse_plan(args)
-        folder = ls.folders.pick(a.folder)
-        limits = ls.limits(folder, a.budget)
-
-        async def start(session: Session, options: dict[str, Any]) -> Any:
-            return await session.plan(a.goal, scope=a.scope, limits=limits, **options)
-
-        return await ls.run_command(folder, "reporlm: plan", a.goal, start, plan_json)
+        return await _run_text(ls, a, "reporlm: plan", a.goal, lambda s: s.plan, plan_json)
 
     @server.command(wire.EXPLAIN)
     async def explain(ls: ReporlmServer, *args: Any) -> dict[str, Any]:
@@ -632,6 +620,24 @@ def make_server() -> ReporlmServer:
         return ls.status(ls.folders.pick(a.folder) if a.folder is not None else None)
 
     return server
+
+
+async def _run_text(
+    ls: ReporlmServer,
+    a: AskArgs | PlanArgs,
+    title: str,
+    text: str,
+    method: Callable[[Session], Callable[..., Awaitable[Any]]],
+    render: Callable[[Any, Locations], dict[str, Any]],
+) -> dict[str, Any]:
+    """`ask` and `plan`: the session's ``method`` on the command's text, in its folder and scope."""
+    folder = ls.folders.pick(a.folder)
+    limits = ls.limits(folder, a.budget)
+
+    async def start(session: Session, options: dict[str, Any]) -> Any:
+        return await method(session)(text, scope=a.scope, limits=limits, **options)
+
+    return await ls.run_command(folder, title, text, start, render)
 
 
 def _keep_buffer(ls: ReporlmServer, uri: str) -> None:
