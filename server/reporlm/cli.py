@@ -16,12 +16,18 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reporlm import __version__
 from reporlm.llm.registry import OFFERED
 from reporlm.terminal import PrintableFilter, json_text, printable
+
+if TYPE_CHECKING:
+    from reporlm.engine.trace import JsonlWriter
+    from reporlm.lsp.client import HeadlessClient
 
 EXIT_ANSWERED, EXIT_PARTIAL, EXIT_USAGE, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -98,6 +104,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options that take one value: (flag, type (None: text), help), in the order --help lists them.
+_Values = tuple[tuple[str, Callable[[str], Any] | None, str], ...]
+_ENGINE_VALUES: _Values = (
+    ("--model", None, "the root model"),
+    ("--sub-model", None, "the model llm_query calls (a cheaper reader)"),
+    ("--base-url", None, "an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    ("--api-key-file", None, "read the API key from this file instead of the environment"),
+    ("--max-iterations", int, "root turns (default 30)"),
+    ("--max-sub-calls", int, "llm_query calls and child runs (default 200)"),
+    ("--max-cost", float, "dollars across all calls (default 5.0)"),
+    ("--max-seconds", float, "wall-clock for the whole run (default 1800)"),
+    ("--max-depth", int, "rlm_query nesting (default 1)"),
+    ("--block-seconds", float, "wall-clock limit of one code block (default 60)"),
+    ("--local-threads", int, "CPU threads of the embedded model (default: every core this process may use)"),
+    ("--prompt-version", None, "the model-facing prompts to use (default v2; v1 is the earlier set)"),
+)
+_TRACE_VALUES: _Values = (
+    ("--trace", Path, "write the trace (JSONL) here (default: the user cache folder)"),
+    (
+        "--trace-max-age-days",
+        float,
+        "remove the server's traces older than this when a run starts (default 14; 0: no limit)",
+    ),
+    ("--trace-max-mb", float, "then the oldest while they exceed this many MB (default 200; 0: no cap)"),
+)
+
+
+def _add_values(command: argparse.ArgumentParser, values: _Values) -> None:
+    for flag, kind, text in values:
+        command.add_argument(flag, type=kind, help=text)
+
+
 def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--repo", default=".", help="the repository folder (default: the current folder)")
     command.add_argument("--scope", help="limit the run to this folder of the repository")
@@ -106,45 +144,14 @@ def _run_options(command: argparse.ArgumentParser) -> None:
         choices=list(OFFERED),
         help="default: anthropic when ANTHROPIC_API_KEY is set, else the embedded local model",
     )
-    command.add_argument("--model", help="the root model")
-    command.add_argument("--sub-model", help="the model llm_query calls (a cheaper reader)")
-    command.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-    command.add_argument("--api-key-file", help="read the API key from this file instead of the environment")
-    command.add_argument("--max-iterations", type=int, help="root turns (default 30)")
-    command.add_argument("--max-sub-calls", type=int, help="llm_query calls and child runs (default 200)")
-    command.add_argument("--max-cost", type=float, help="dollars across all calls (default 5.0)")
-    command.add_argument("--max-seconds", type=float, help="wall-clock for the whole run (default 1800)")
-    command.add_argument("--max-depth", type=int, help="rlm_query nesting (default 1)")
-    command.add_argument(
-        "--block-seconds", type=float, help="wall-clock limit of one code block (default 60)"
-    )
-    command.add_argument(
-        "--local-threads",
-        type=int,
-        help="CPU threads of the embedded model (default: every core this process may use)",
-    )
-    command.add_argument(
-        "--prompt-version", help="the model-facing prompts to use (default v2; v1 is the earlier set)"
-    )
+    _add_values(command, _ENGINE_VALUES)
     command.add_argument(
         "--local-prefix-cache",
         action=argparse.BooleanOptionalAction,
         help="load and save the embedded model's state for the start every question shares (default: on)",
     )
     command.add_argument("--json", action="store_true", help="print the full result as JSON")
-    command.add_argument(
-        "--trace", type=Path, help="write the trace (JSONL) here (default: the user cache folder)"
-    )
-    command.add_argument(
-        "--trace-max-age-days",
-        type=float,
-        help="remove the server's traces older than this when a run starts (default 14; 0: no limit)",
-    )
-    command.add_argument(
-        "--trace-max-mb",
-        type=float,
-        help="then the oldest while they exceed this many MB (default 200; 0: no cap)",
-    )
+    _add_values(command, _TRACE_VALUES)
     command.add_argument("-v", "--verbose", action="store_true", help="print the trace live on stderr")
 
 
@@ -219,52 +226,27 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 async def _remote(
     args: argparse.Namespace, kind: str, argument: dict[str, Any], repo: Path, overrides: dict[str, Any]
 ) -> int:
-    from contextlib import nullcontext
-
     from pygls.exceptions import JsonRpcException
-    from rich.console import Console
 
     from reporlm import console as views
     from reporlm.engine.trace import JsonlWriter
-    from reporlm.lsp import wire
     from reporlm.lsp.client import HeadlessClient, ServerFailed
 
-    err = Console(stderr=True)
-    listeners: list[Any] = []
     writer = JsonlWriter(args.trace) if args.trace else None
     if writer and writer.error:  # the path cannot be opened at all: say so before any work
         print(f"reporlm: --trace {args.trace}: {writer.error}", file=sys.stderr)
         return EXIT_USAGE
-    if writer:
-        listeners.append(writer)
-    status_cm: Any = nullcontext()
-    if args.verbose:
-        listeners.append(views.VerboseView(err))
-    elif err.is_terminal:
-        status_cm = err.status("starting the language server")
-
+    listeners, status_cm = _listeners(args, writer)
     client = HeadlessClient(on_trace=lambda event: [listen(event) for listen in listeners])
     request_id = client.new_request_id()
-    interrupted = False
-
-    def interrupt() -> None:
-        nonlocal interrupted
-        if interrupted:  # a second Ctrl-C: stop waiting for the partial answer
-            raise KeyboardInterrupt
-        interrupted = True
-        print("reporlm: interrupted; stopping the run (Ctrl-C again to quit now)", file=sys.stderr)
-        client.cancel(request_id)
-
+    interrupts = _Interrupts(lambda: client.cancel(request_id))
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGINT, interrupts)
     try:
         with status_cm as status:
             if status is not None:
                 listeners.append(views.StatusLine(status))
-            await client.start(HeadlessClient.server_command(args.log_level))
-            await client.open(repo, overrides)
-            command = {"ask": wire.ASK, "plan": wire.PLAN}[kind]
-            result = await client.command(command, argument, request_id=request_id)
+            result = await _run_on_server(client, request_id, args.log_level, repo, overrides, kind, argument)
     except JsonRpcException as exc:  # its message may carry repository or provider text
         code = _exit_code(exc.code)
         print(f"reporlm: {printable(str(exc.message))}", file=sys.stderr)
@@ -277,7 +259,71 @@ async def _remote(
         if writer:
             writer.close()  # never raises: a full disk must not cost the answer
         await client.close()
-    trace_failed = writer.error if writer else None
+    return _print_result(args, kind, result, repo, writer.error if writer else None, interrupts.seen)
+
+
+def _listeners(
+    args: argparse.Namespace, writer: JsonlWriter | None
+) -> tuple[list[Any], AbstractContextManager[Any]]:
+    """Who sees the trace events (the trace file, the -v view), and the status line to show, if any."""
+    from rich.console import Console
+
+    from reporlm import console as views
+
+    err = Console(stderr=True)
+    listeners: list[Any] = [writer] if writer else []
+    status_cm: AbstractContextManager[Any] = nullcontext()
+    if args.verbose:
+        listeners.append(views.VerboseView(err))
+    elif err.is_terminal:
+        status_cm = err.status("starting the language server")
+    return listeners, status_cm
+
+
+class _Interrupts:
+    """Ctrl-C during a run: the first one cancels it (its partial answer still comes), a second quits."""
+
+    def __init__(self, cancel: Callable[[], None]) -> None:
+        self.cancel = cancel
+        self.seen = False
+
+    def __call__(self) -> None:
+        if self.seen:  # a second Ctrl-C: stop waiting for the partial answer
+            raise KeyboardInterrupt
+        self.seen = True
+        print("reporlm: interrupted; stopping the run (Ctrl-C again to quit now)", file=sys.stderr)
+        self.cancel()
+
+
+async def _run_on_server(
+    client: HeadlessClient,
+    request_id: str,
+    log_level: str,
+    repo: Path,
+    overrides: dict[str, Any],
+    kind: str,
+    argument: dict[str, Any],
+) -> dict[str, Any]:
+    """Start the child server, open the repository in it and run the command there."""
+    from reporlm.lsp import wire
+
+    await client.start(client.server_command(log_level))
+    await client.open(repo, overrides)
+    command = {"ask": wire.ASK, "plan": wire.PLAN}[kind]
+    return await client.command(command, argument, request_id=request_id)
+
+
+def _print_result(
+    args: argparse.Namespace,
+    kind: str,
+    result: dict[str, Any],
+    repo: Path,
+    trace_failed: str | None,
+    interrupted: bool,
+) -> int:
+    """Print the answer or plan (and whether the trace was lost); its exit code."""
+    from reporlm import console as views
+
     if args.trace and not trace_failed:
         result["trace_file"] = str(args.trace)
     record = views.plan_record(result, repo) if kind == "plan" else views.answer_record(result)
