@@ -54,6 +54,9 @@ PROGRESS_NOTIFY_SECONDS = 0.1
 """Listeners hear a sync's progress at most this often."""
 _SQL_CHUNK = 500
 
+_FileRow = tuple[str, int | None, int, int, int, str]
+"""A row of the files table: path, blob (None: skipped), size, mtime_ns, inode, status."""
+
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs(
@@ -436,11 +439,30 @@ class SymbolIndex:
             if full:
                 self._load_view()
             return
-        rows: list[tuple[str, int | None, int, int, int, str]] = []
-        jobs: list[tuple[str, str, int]] = []  # (path, language, size)
         # Hashing a file here spares parsing content the index already holds (a branch switched
         # back); an index that holds none leaves reading and hashing to the parsers.
         hash_here = self._db.execute("SELECT 1 FROM blobs LIMIT 1").fetchone() is not None
+        rows, jobs = self._known_or_to_parse(changed, wanted, hash_here=hash_here)
+        # One transaction, written as results arrive: the writing overlaps the parsing.
+        with _transaction(self._db):
+            if not hash_here and jobs:
+                # Filling empty tables: building the indexes once at the end costs less than
+                # keeping them up to date row by row.
+                for name in _INDEXES:
+                    self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            rows += self._parse_and_store(jobs, changed)
+            self._write_files(rows, removed, full=full)
+        self.generation += 1
+        self._load_view()
+        self._progress = (0, 0)
+
+    def _known_or_to_parse(
+        self, changed: dict[str, os.stat_result], wanted: dict[str, str], *, hash_here: bool
+    ) -> tuple[list[_FileRow], list[tuple[str, str, int]]]:
+        """Rows for the changed files settled without parsing (too large, unreadable, content the
+        index holds), and parse jobs (path, language, size) for the rest."""
+        rows: list[_FileRow] = []
+        jobs: list[tuple[str, str, int]] = []
         for path, info in changed.items():
             size_key = _stat_key(info)
             if info.st_size > MAX_INDEX_BYTES:
@@ -466,40 +488,40 @@ class SymbolIndex:
                 rows.append((path, blob, *size_key, ""))
             else:
                 jobs.append((path, wanted[path], len(data)))
+        return rows, jobs
+
+    def _parse_and_store(
+        self, jobs: list[tuple[str, str, int]], changed: dict[str, os.stat_result]
+    ) -> list[_FileRow]:
+        """Parse the jobs, storing each new blob as its result arrives; returns the parsed files' rows."""
         stats = {path: _stat_key(changed[path]) for path, _, _ in jobs}
-        # One transaction, written as results arrive: the writing overlaps the parsing.
-        with _transaction(self._db):
-            if not hash_here and jobs:
-                # Filling empty tables: building the indexes once at the end costs less than
-                # keeping them up to date row by row.
-                for name in _INDEXES:
-                    self._db.execute(f"DROP INDEX IF EXISTS {name}")
-            writer = _BlobWriter(self._db, searchable=self.searchable)
-            self._progress = (0, len(jobs))
-            for done, (path, outcome) in enumerate(self._parse(jobs), 1):
-                self._progress = (done, len(jobs))
-                self._notify()
-                if isinstance(outcome, str):
-                    log.info("symbol index: %s %s", path, outcome)
-                    if not outcome.startswith("vanished"):
-                        rows.append((path, None, *stats[path], outcome))
-                    continue
-                if outcome.status:
-                    log.info("symbol index: %s %s", path, outcome.status)
-                rows.append((path, writer.add(outcome), *stats[path], outcome.status))
-            writer.flush()
-            for name, on in _INDEXES.items():
-                self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
-            self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
-            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-            if full:
-                self._db.execute(
-                    "UPDATE blobs SET seen = ? WHERE id IN (SELECT blob FROM files)", (time.time(),)
-                )
-                self._collect_garbage()
-        self.generation += 1
-        self._load_view()
-        self._progress = (0, 0)
+        rows: list[_FileRow] = []
+        writer = _BlobWriter(self._db, searchable=self.searchable)
+        self._progress = (0, len(jobs))
+        for done, (path, outcome) in enumerate(self._parse(jobs), 1):
+            self._progress = (done, len(jobs))
+            self._notify()
+            if isinstance(outcome, str):
+                log.info("symbol index: %s %s", path, outcome)
+                if not outcome.startswith("vanished"):
+                    rows.append((path, None, *stats[path], outcome))
+                continue
+            if outcome.status:
+                log.info("symbol index: %s %s", path, outcome.status)
+            rows.append((path, writer.add(outcome), *stats[path], outcome.status))
+        writer.flush()
+        return rows
+
+    def _write_files(self, rows: list[_FileRow], removed: list[str], *, full: bool) -> None:
+        """Bring the files table up to date (indexes rebuilt if dropped); after a full sync, mark
+        the content in use as seen and forget what has gone unused for long."""
+        for name, on in _INDEXES.items():
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+        self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
+        self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+        if full:
+            self._db.execute("UPDATE blobs SET seen = ? WHERE id IN (SELECT blob FROM files)", (time.time(),))
+            self._collect_garbage()
 
     def _parse(self, jobs: list[tuple[str, str, int]]) -> Iterable[tuple[str, Parsed | str]]:
         if not jobs:
