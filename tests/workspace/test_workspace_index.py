@@ -309,3 +309,15 @@ def test_a_background_sync_tells_its_listeners_how_far_it_got_and_when_it_ended(
     progress = [(parsed, total) for state, parsed, total in heard if state == "indexing" and total]
     assert progress and progress[-1] == (30, 30) and progress == sorted(progress)
     repo.close()
+
+
+def test_a_file_that_grew_past_the_limit_after_its_listing_is_skipped_unread(project: Path) -> None:
+    repo = Repo(project)
+    names(repo)  # the index holds content now, so a changed file is hashed before it is parsed
+    index = repo._services.index()
+    small = os.stat(project / "pkg/m0.py")  # the listing's view, taken before the file grew
+    (project / "pkg/m0.py").write_bytes(b"x = 1\n" * (index_module.MAX_INDEX_BYTES // 6 + 10))
+    rows, jobs = index._known_or_to_parse({"pkg/m0.py": small}, {"pkg/m0.py": "python"}, hash_here=True)
+    assert jobs == [] and rows[0][0] == "pkg/m0.py" and rows[0][1] is None
+    assert "too large (it grew while indexing)" in rows[0][-1]
+    repo.close()

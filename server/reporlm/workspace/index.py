@@ -476,12 +476,15 @@ class SymbolIndex:
                 continue
             try:
                 with open(os.path.join(self.root, path), "rb") as handle:
-                    data = handle.read()
+                    data = handle.read(MAX_INDEX_BYTES + 1)  # it may have grown since it was listed
             except OSError as exc:
                 reason = _read_error(exc)
                 log.info("symbol index: %s %s", path, reason)
                 if not isinstance(exc, FileNotFoundError):
                     rows.append((path, None, *size_key, reason))
+                continue
+            if len(data) > MAX_INDEX_BYTES:
+                rows.append((path, None, *size_key, "skipped: too large (it grew while indexing)"))
                 continue
             blob = self._blob_id(blob_hash(data))
             if blob is not None:
