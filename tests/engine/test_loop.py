@@ -399,3 +399,50 @@ async def test_a_lookup_that_finds_nothing_says_why_and_what_exists(small_repo: 
     assert "Definitions with similar words: shop/retry.py::with_retries" in output
     assert "`place` is defined at shop/orders.py:4, but nothing calls it." in output
     assert "Note: repo.definitions('retries_with') found nothing" in output
+
+
+async def test_a_block_ending_in_lines_that_are_not_python_runs_without_them(
+    small_repo: Path, tmp_path: Path
+) -> None:
+    # What small models write: good code, then the answer template of the question as if it were code.
+    block = 'hits = repo.grep(r"MAX_RETRIES =")\nprint(hits[0].path, hits[0].line)\nANSWER:\nshop/retry.py:3'
+    root = ScriptedClient([repl(block), repl('answer = "shop/retry.py:3"\nFINAL_VAR("answer")')])
+    trace = tmp_path / "t.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q", trace_file=trace)
+    assert result.answer == "shop/retry.py:3" and not result.partial
+    told = root.calls[1].messages[-1].content
+    assert "shop/retry.py 3" in told  # the block ran
+    assert "not Python, so they were not run: `ANSWER:`, `shop/retry.py:3`" in told
+    events = read_trace(trace)
+    first = next(e["code"] for e in events if e["kind"] == "code")
+    assert first.rstrip().endswith("print(hits[0].path, hits[0].line)")
+
+
+async def test_a_copied_error_message_is_not_run_but_answered(small_repo: Path, tmp_path: Path) -> None:
+    echo = '  File "<block 1>", line 3\n    ANSWER:\n           ^\nSyntaxError: invalid syntax'
+    root = ScriptedClient([repl("print(1)"), repl(echo), "FINAL(done)"])
+    trace = tmp_path / "t.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q", trace_file=trace)
+    assert result.answer == "done"
+    assert "That block is the error message, not code" in root.calls[2].messages[-1].content
+    assert sum(e["kind"] == "code" for e in read_trace(trace)) == 1
+
+
+async def test_out_of_turns_the_answer_the_code_built_is_the_partial_answer(small_repo: Path) -> None:
+    built = 'answer = "Retries: shop/retry.py:3"\nprint("built")'
+    # The "answer now" turn brings only more code, no answer.
+    root = ScriptedClient([repl(built), repl("print(2)"), "```repl\nprint(3)\n```"])
+    async with session_for(small_repo, root, limits=Limits(max_iterations=2)) as session:
+        result = await session.ask("q")
+    assert result.partial and result.reason == "iterations"
+    assert result.answer.startswith("Retries: shop/retry.py:3\n")
+    assert "before the model called FINAL" in result.answer
+
+
+async def test_an_answer_written_as_a_code_block_on_the_last_turn_is_taken_as_text(small_repo: Path) -> None:
+    root = ScriptedClient([repl("print(1)"), "```repl\nANSWER:\nshop/retry.py:3\n```"])
+    async with session_for(small_repo, root, limits=Limits(max_iterations=1)) as session:
+        result = await session.ask("q")
+    assert result.partial and result.answer == "ANSWER:\nshop/retry.py:3"

@@ -1,4 +1,12 @@
-from reporlm.engine.parsing import FinalMarker, find_code, find_final, normalize_code, truncate
+from reporlm.engine.parsing import (
+    FinalMarker,
+    echoes_an_error,
+    find_code,
+    find_final,
+    normalize_code,
+    truncate,
+    without_stray_lines,
+)
 
 
 def test_first_repl_block_only() -> None:
@@ -58,3 +66,19 @@ def test_normalize_code_ignores_comments_and_blank_lines() -> None:
     assert normalize_code("x = 1  # first\n\nprint(x)\n") == normalize_code("x = 1\nprint(x)")
     assert normalize_code("print('#not a comment')") != normalize_code("print('')")
     assert normalize_code("if x:\n  y(") == normalize_code("if x:\n    y(  ")
+
+
+def test_unindented_lines_that_are_not_python_are_dropped_when_the_rest_parses() -> None:
+    code = 'x = 1\nThe answer is src/a.py:3.\nFINAL_VAR("answer")\n'
+    assert without_stray_lines(code) == ('x = 1\nFINAL_VAR("answer")\n', ["The answer is src/a.py:3."])
+    # An indented line could change what the rest means, and code that stays broken is left whole.
+    for kept in ("for x in y:\n    print(x\nz = 1\n", "x = (1,\n", "ANSWER:\n", "valid = 1\n"):
+        assert without_stray_lines(kept) == (kept, [])
+    many = "x = 1\n" + "not python here\n" * 10
+    assert without_stray_lines(many) == (many, [])
+
+
+def test_a_copied_error_message_is_recognised() -> None:
+    assert echoes_an_error('  File "<block 2>", line 1\n    x\nIndentationError: unexpected indent\n')
+    assert echoes_an_error("Traceback (most recent call last):\n  File ...")
+    assert not echoes_an_error('print("File \\"<block 1>\\"")')

@@ -108,6 +108,49 @@ def truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
 
 
+MAX_SKIPPED_LINES = 5
+_ECHOED_ERROR = re.compile(r'\A\s*(?:File "<block \d+>", line \d+|Traceback \(most recent call last\):)')
+
+
+def echoes_an_error(code: str) -> bool:
+    """Whether a "code" block is the REPL's error message copied back (small models do this)."""
+    return bool(_ECHOED_ERROR.match(code))
+
+
+def without_stray_lines(code: str) -> tuple[str, list[str]]:
+    """The code without the unindented lines that are not Python, and those lines.
+
+    Small models end a good block with a line of prose or an answer template (`ANSWER:`, a bare
+    `path:line`). Such a line makes the whole block a SyntaxError and its work is lost. Only
+    unindented lines are dropped (one inside a block could change what the rest means), at most
+    MAX_SKIPPED_LINES, and only when the rest then parses; otherwise the code is returned as is.
+    """
+    lines = code.split("\n")
+    skipped: list[str] = []
+    while len(skipped) <= MAX_SKIPPED_LINES:
+        try:
+            ast.parse("\n".join(lines))
+        except SyntaxError as exc:
+            at = (exc.lineno or 0) - 1
+            if not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
+                return code, []
+            skipped.append(lines.pop(at))
+            continue
+        except ValueError:  # a NUL byte in the source
+            return code, []
+        rest = "\n".join(lines)
+        return (rest, skipped) if rest.strip() else (code, [])
+    return code, []
+
+
+def parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def normalize_code(code: str) -> str:
     """A form of the code that ignores comments and layout, so re-running the same block is recognised."""
     try:

@@ -31,7 +31,15 @@ from reporlm.engine.budget import Budget, BudgetExhausted
 from reporlm.engine.citations import Citation, SeenLines, verify
 from reporlm.engine.evidence import gather as gather_evidence
 from reporlm.engine.options import EngineOptions
-from reporlm.engine.parsing import find_code, find_final, normalize_code, truncate
+from reporlm.engine.parsing import (
+    echoes_an_error,
+    find_code,
+    find_final,
+    normalize_code,
+    parses,
+    truncate,
+    without_stray_lines,
+)
 from reporlm.engine.prompting import PromptSet, load_prompts
 from reporlm.engine.repl_functions import (
     SHORT_LIST,
@@ -58,6 +66,8 @@ from reporlm.workspace.tree import human_size
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+ANSWER_VARIABLE = "answer"
+"""Where every prompt's worked examples build the answer before FINAL_VAR("answer")."""
 _CODE_FENCES = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _PATH_TOKEN = re.compile(r"[\w@+\-./]+\.[A-Za-z]\w*")
 HOST_CALL_GRACE_SECONDS = 1.0
@@ -284,6 +294,12 @@ class RLMRun:
         code = find_code(reply)
         if code is None:
             return await self._step_without_code(reply)
+        if echoes_an_error(code):
+            self._emit("nudge", why="error message written as code")
+            return _Step(feedback=self.prompts.message("echoed_error"), nudged=True)
+        code, skipped = without_stray_lines(code)
+        if skipped:
+            self._emit("nudge", why="lines that are not Python skipped", lines=skipped)
         key = normalize_code(code)
         previous = self._seen_code.get(key)
         # Code that failed may run again once other code has run since (it may now have what it
@@ -301,6 +317,9 @@ class RLMRun:
         if result.final is not None:
             return _Step(final=result.final)
         feedback = self._output_message(n, result)
+        if skipped:
+            lines = ", ".join(f"`{truncate(line.strip(), 80)}`" for line in skipped)
+            feedback += "\n" + self.prompts.message("skipped_lines", lines=lines)
         if find_final(reply) is not None:
             feedback += "\n" + self.prompts.message("final_ignored")
         return _Step(feedback=feedback)
@@ -421,6 +440,12 @@ class RLMRun:
                     return answer
             except BudgetExhausted as exc:
                 self._emit("error", message=str(exc))
+        built = await self._sandbox().get_variable(ANSWER_VARIABLE) if self.sandbox is not None else None
+        if built and built.strip():
+            # The model built its answer but never handed it over: better than its last output.
+            self._emit("nudge", why=f"the answer is the value of `{ANSWER_VARIABLE}`, never passed to FINAL")
+            note = f"_(The run stopped ({reason}) before the model called FINAL: its code built this.)_"
+            return f"{built.strip()}\n\n{note}"
         return self.stopped_answer(reason)
 
     async def _answer_from(self, reply: str) -> str | None:
@@ -435,6 +460,8 @@ class RLMRun:
             if result.final is not None:
                 return result.final
         prose = _CODE_FENCES.sub("", reply).strip()
+        if not prose and code is not None and not parses(code):
+            return code.strip()  # the answer written in a code block: text, not code
         return prose or None
 
     # -- the root model -----------------------------------------------------------------------
