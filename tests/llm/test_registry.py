@@ -9,6 +9,7 @@ import pytest
 
 from reporlm import cli
 from reporlm.config import load_settings
+from reporlm.llm.prices import price_of
 from reporlm.llm.registry import (
     OFFERED,
     PROVIDERS,
@@ -60,3 +61,11 @@ def test_the_extension_stores_each_key_under_the_provider_s_own_variable() -> No
     constants = (ROOT / "client-vscode" / "src" / "constants.ts").read_text("utf-8")
     found = dict(re.findall(r"(\w+): \{ secret: '[^']+', env: '(\w+)' \}", constants))
     assert found == {name: row.key_env for name, row in PROVIDERS.items() if row.key_env}
+
+
+def test_every_billed_provider_has_prices_for_its_default_models() -> None:
+    # Otherwise the default dollar cap would not count the default models' calls.
+    for row in PROVIDERS.values():
+        if not row.free:
+            missing = [m for m in (row.root_model, row.sub_model) if price_of(m) is None]
+            assert not missing, f"{row.name}: add prices for {missing} to llm/prices.py"
