@@ -446,3 +446,17 @@ async def test_an_answer_written_as_a_code_block_on_the_last_turn_is_taken_as_te
     async with session_for(small_repo, root, limits=Limits(max_iterations=1)) as session:
         result = await session.ask("q")
     assert result.partial and result.answer == "ANSWER:\nshop/retry.py:3"
+
+
+async def test_a_block_that_builds_the_answer_then_writes_prose_answers_with_it(
+    small_repo: Path, tmp_path: Path
+) -> None:
+    block = (
+        'hits = repo.grep("MAX_RETRIES =")\nanswer = f"{hits[0].path}:{hits[0].line}"\nprint(hits)\nANSWER:'
+    )
+    root = ScriptedClient([repl(block), "FINAL(never asked)"])
+    trace = tmp_path / "t.jsonl"
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q", trace_file=trace)
+    assert result.answer == "shop/retry.py:3" and not result.partial and len(root.calls) == 1
+    assert any("taken as FINAL_VAR" in e.get("why", "") for e in read_trace(trace))

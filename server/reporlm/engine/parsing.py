@@ -143,6 +143,18 @@ def without_stray_lines(code: str) -> tuple[str, list[str]]:
     return code, []
 
 
+def assigns(code: str, name: str) -> bool:
+    """Whether the code binds `name` (`name = ...`, `name += ...`, `for name in ...`)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+        for node in ast.walk(tree)
+    )
+
+
 def parses(code: str) -> bool:
     try:
         ast.parse(code)

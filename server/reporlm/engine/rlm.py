@@ -32,6 +32,7 @@ from reporlm.engine.citations import Citation, SeenLines, verify
 from reporlm.engine.evidence import gather as gather_evidence
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.parsing import (
+    assigns,
     echoes_an_error,
     find_code,
     find_final,
@@ -316,6 +317,16 @@ class RLMRun:
             self._last_success = n
         if result.final is not None:
             return _Step(final=result.final)
+        if skipped and not result.error and assigns(code, ANSWER_VARIABLE):
+            # The block built `answer`, then wrote prose where FINAL_VAR belongs (an answer
+            # template, the answer again): the model was answering, so take what it built.
+            built = await self._sandbox().get_variable(ANSWER_VARIABLE)
+            if built and built.strip():
+                self._emit(
+                    "nudge",
+                    why=f"the block built `{ANSWER_VARIABLE}` and then wrote prose: taken as FINAL_VAR",
+                )
+                return _Step(final=built)
         feedback = self._output_message(n, result)
         if skipped:
             lines = ", ".join(f"`{truncate(line.strip(), 80)}`" for line in skipped)
