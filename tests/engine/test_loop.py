@@ -460,3 +460,14 @@ async def test_a_block_that_builds_the_answer_then_writes_prose_answers_with_it(
         result = await session.ask("q", trace_file=trace)
     assert result.answer == "shop/retry.py:3" and not result.partial and len(root.calls) == 1
     assert any("taken as FINAL_VAR" in e.get("why", "") for e in read_trace(trace))
+
+
+async def test_prose_after_the_built_answer_that_says_otherwise_is_shown_not_taken(small_repo: Path) -> None:
+    # The code's `answer` (the loop's last hit) is not what the model wrote after it: it is asked.
+    block = 'answer = "shop/retry.py:6"\nANSWER:\nshop/retry.py:3'
+    root = ScriptedClient([repl(block), repl('answer = "shop/retry.py:3"\nFINAL_VAR("answer")')])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "shop/retry.py:3"
+    told = root.calls[1].messages[-1].content
+    assert "Your code set `answer` to: shop/retry.py:6. That is not what you wrote after it" in told
