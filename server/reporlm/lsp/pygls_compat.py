@@ -25,6 +25,19 @@ there is no one to answer, and the server goes on serving.
 
 `CompatLanguageServer.report_server_error`: a (rate-limited) log line, not a `window/showMessage`
 popup for every notification that failed.
+
+Upstream: pygls issue #621 (a reply to a cancelled request raises InvalidStateError) is the only
+one of these we know to be filed; the others are reporlm's stricter reading of untrusted input.
+
+Where pygls is worked around outside this module (each of them is our own code in pygls's place,
+kept next to what it serves):
+- `lsp/framing.py` reads frames instead of `pygls.io_.run_async`'s reader (bounded headers and
+  bodies, resynchronising after garbage);
+- `lsp/progress.py` shields the end of a cancelled request's progress (issue #621);
+- `lsp/client.py` (the headless client) keeps unknown notifications' params as dicts instead of
+  pygls's namedtuples;
+- `lsp/logs.py` sets pygls's loggers to WARNING (they log every message body at INFO) and drops
+  the tracebacks of errors that were answered to the client as what they are.
 """
 
 from __future__ import annotations
