@@ -8,6 +8,8 @@ clearly marked partial one.
 from __future__ import annotations
 
 import importlib.util
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,18 @@ async def test_real_model_finds_where_a_function_is_defined_and_who_calls_it(
     assert any(c.label() == "shop/retry.py:6" and c.verified for c in defined.citations)
     # The caller by file and name (a small model may not keep the `::` of the format asked for).
     assert "shop/orders.py" in callers.answer and "place" in callers.answer, callers.answer
+
+
+async def test_the_wall_clock_limit_holds_while_the_real_model_computes(
+    small_repo: Path, local_settings: Settings
+) -> None:
+    # 2 s is far less than the first prompt takes to process (without a cached prefix, tens of seconds):
+    # the run must stop the model between batches and answer partial within a few seconds of it.
+    settings = replace(local_settings, limits=Limits(max_seconds=2), local_prefix_cache=False)
+    models = build_models(settings)
+    started = time.monotonic()
+    async with Session(Repo(small_repo), models, engine_options(settings, "local")) as session:
+        result = await session.ask("Where is MAX_RETRIES defined? Cite the file and line.")
+        took = time.monotonic() - started
+    assert result.partial and result.reason == "wall-clock"
+    assert took < 2 + 5, f"the run took {took:.1f} s with a 2 s limit"
