@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from reporlm.llm import local
-from reporlm.llm.base import Message, ModelClient, ProviderError
+from reporlm.llm.base import Completion, Message, ModelClient, ProviderError
 from reporlm.llm.local import Generated, LocalClient, LocalUnavailable, pick_slot
 from reporlm.llm.prefix_cache import PrefixCache
 
@@ -373,17 +373,27 @@ async def test_a_bad_or_refused_cache_file_is_recomputed_with_the_same_answer(
     assert path.read_bytes() == good
 
 
-async def test_a_cancelled_generation_stops_between_tokens_and_frees_the_worker(
-    fake_llama: Path, tmp_path: Path
-) -> None:
+def count_forever(fake_llama: Path, tmp_path: Path) -> tuple[LocalClient, str, asyncio.Task[Completion]]:
+    """A client at 0.01 s a token, its model, and a generation started on it that only a cancel ends
+    in time (100,000 tokens take 1,000 s)."""
     FakeContext.token_seconds = 0.01
     c = client(tmp_path)
     model = str(fake_llama)
-    long = asyncio.create_task(
-        c.complete([Message("user", "count forever")], model=model, max_tokens=100_000)
-    )
+    forever = [Message("user", "count forever")]
+    return c, model, asyncio.create_task(c.complete(forever, model=model, max_tokens=100_000))
+
+
+async def until_generating() -> None:
+    """Wait until the first context has made a few tokens: the generation is under way."""
     while not FakeContext.instances or FakeContext.instances[0].generated < 5:
         await asyncio.sleep(0.02)
+
+
+async def test_a_cancelled_generation_stops_between_tokens_and_frees_the_worker(
+    fake_llama: Path, tmp_path: Path
+) -> None:
+    c, model, long = count_forever(fake_llama, tmp_path)
+    await until_generating()
     long.cancel()
     with pytest.raises(asyncio.CancelledError):
         await long
@@ -421,15 +431,9 @@ async def test_a_cancelled_prompt_stops_between_batches_and_keeps_what_it_comput
 async def test_a_queued_call_cancelled_never_runs_and_closing_stops_a_running_one(
     fake_llama: Path, tmp_path: Path
 ) -> None:
-    FakeContext.token_seconds = 0.01
-    c = client(tmp_path)
-    model = str(fake_llama)
-    running = asyncio.create_task(
-        c.complete([Message("user", "count forever")], model=model, max_tokens=100_000)
-    )
+    c, model, running = count_forever(fake_llama, tmp_path)
     queued = asyncio.create_task(c.complete([Message("user", "never run")], model=model, max_tokens=8))
-    while not FakeContext.instances or FakeContext.instances[0].generated < 5:
-        await asyncio.sleep(0.02)
+    await until_generating()
     queued.cancel()
     with pytest.raises(asyncio.CancelledError):
         await queued

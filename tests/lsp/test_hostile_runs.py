@@ -34,18 +34,29 @@ async def statuses_while(lsp: LanguageClient, request: asyncio.Future[dict]) -> 
     return answered
 
 
+async def stopped_on_time_with_statuses(
+    lsp: LanguageClient, max_seconds: float, working: str, what: str
+) -> int:
+    """Ask with a `max_seconds` budget and, once an event of kind `working` shows the run at the
+    hang, ask for the status until the run ends; check it ended on its budget (plus OVERSHOOT) as a
+    partial "wall-clock" answer. How many statuses answered meanwhile."""
+    started = time.monotonic()
+    budget = {"max_seconds": max_seconds}
+    request = asyncio.ensure_future(command(lsp, wire.ASK, {"question": "q", "budget": budget}))
+    await wait_until(lambda: events(lsp, working), what)
+    answered = await statuses_while(lsp, request)
+    result = await request
+    assert time.monotonic() - started < max_seconds + OVERSHOOT
+    assert result["partial"] is True and result["reason"] == "wall-clock"
+    return answered
+
+
 async def test_status_answers_while_a_block_loops_over_slow_patterns_and_the_run_stops_on_time(
     lsp: LanguageClient, small_repo: Path, tmp_path: Path
 ) -> None:
     script = write_script(tmp_path / "script.json", replies=[repl("while True:\n    repo.grep(r'(.|.)*Q')")])
     await open_repo(lsp, small_repo, script, block_seconds=600)
-    started = time.monotonic()
-    request = asyncio.ensure_future(command(lsp, wire.ASK, {"question": "q", "budget": {"max_seconds": 4}}))
-    await wait_until(lambda: events(lsp, "code"), "the block to start")
-    answered = await statuses_while(lsp, request)
-    result = await request
-    assert time.monotonic() - started < 4 + OVERSHOOT
-    assert result["partial"] is True and result["reason"] == "wall-clock"
+    answered = await stopped_on_time_with_statuses(lsp, 4, "code", "the block to start")
     assert answered >= 3, "status answered all along"
 
 
@@ -54,13 +65,7 @@ async def test_status_answers_while_the_model_never_replies_and_the_run_stops_on
 ) -> None:
     script = write_script(tmp_path / "script.json", latency=600, replies=["FINAL(never)"])
     await open_repo(lsp, small_repo, script)
-    started = time.monotonic()
-    request = asyncio.ensure_future(command(lsp, wire.ASK, {"question": "q", "budget": {"max_seconds": 3}}))
-    await wait_until(lambda: events(lsp, "iteration"), "the first model call")
-    answered = await statuses_while(lsp, request)
-    result = await request
-    assert time.monotonic() - started < 3 + OVERSHOOT
-    assert result["partial"] is True and result["reason"] == "wall-clock"
+    answered = await stopped_on_time_with_statuses(lsp, 3, "iteration", "the first model call")
     assert answered >= 2
 
 

@@ -84,14 +84,22 @@ async def kill_the_cli_and_expect_nothing_left(process: asyncio.subprocess.Proce
     await gone(tree, "every process the CLI started to end")
 
 
-async def test_a_cli_killed_mid_run_leaves_no_process(
+async def cli_in_a_sleeping_block(
     fake_api: FakeAPI, small_repo: Path, tmp_path: Path
-) -> None:
+) -> asyncio.subprocess.Process:
+    """`reporlm ask` whose run sits in a 300 s block, its server and sandbox worker both up."""
     fake_api.queue(200, chat(SLEEP))
     args = ["ask", "q", "--repo", str(small_repo), "--provider", "openai", "--base-url", fake_api.url + "/v1"]
     process = await start_cli([*args, "--model", "m", "-v", "--block-seconds", "600"], tmp_path)
     await wait_for_line(process, "time.sleep(300)")
     await wait_until(lambda: len(descendants(process.pid)) >= 2, "the server and its sandbox worker")
+    return process
+
+
+async def test_a_cli_killed_mid_run_leaves_no_process(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    process = await cli_in_a_sleeping_block(fake_api, small_repo, tmp_path)
     await kill_the_cli_and_expect_nothing_left(process)
 
 
@@ -100,11 +108,7 @@ async def test_a_cli_killed_while_its_server_is_frozen_leaves_no_process(
 ) -> None:
     # A stopped server runs nothing, not even its watchdog: only the kernel can end it, told by
     # the CLI to kill it when the CLI dies (PR_SET_PDEATHSIG); its sandbox worker follows it.
-    fake_api.queue(200, chat(SLEEP))
-    args = ["ask", "q", "--repo", str(small_repo), "--provider", "openai", "--base-url", fake_api.url + "/v1"]
-    process = await start_cli([*args, "--model", "m", "-v", "--block-seconds", "600"], tmp_path)
-    await wait_for_line(process, "time.sleep(300)")
-    await wait_until(lambda: len(descendants(process.pid)) >= 2, "the server and its sandbox worker")
+    process = await cli_in_a_sleeping_block(fake_api, small_repo, tmp_path)
     (server,) = children(process.pid)
     os.kill(server, signal.SIGSTOP)
     await kill_the_cli_and_expect_nothing_left(process)
