@@ -462,12 +462,12 @@ async def test_a_block_that_builds_the_answer_then_writes_prose_answers_with_it(
     assert any("taken as FINAL_VAR" in e.get("why", "") for e in read_trace(trace))
 
 
-async def test_prose_after_the_built_answer_that_says_otherwise_is_shown_not_taken(small_repo: Path) -> None:
-    # The code's `answer` (the loop's last hit) is not what the model wrote after it: it is asked.
-    block = 'answer = "shop/retry.py:6"\nANSWER:\nshop/retry.py:3'
-    root = ScriptedClient([repl(block), repl('answer = "shop/retry.py:3"\nFINAL_VAR("answer")')])
+async def test_what_the_code_built_wins_over_a_list_made_up_after_it(small_repo: Path) -> None:
+    # Small models retype (or invent) the answer as prose after the code that computed it.
+    made_up = "\n".join(f"shop/x{i}.py::f{i}" for i in range(8))
+    code = 'hits = repo.grep("MAX_RETRIES =")\nanswer = f"{hits[0].path}:{hits[0].line}"\n'
+    block = f"{code}ANSWER:\n{made_up}"
+    root = ScriptedClient([repl(block)])
     async with session_for(small_repo, root) as session:
         result = await session.ask("q")
-    assert result.answer == "shop/retry.py:3"
-    told = root.calls[1].messages[-1].content
-    assert "Your code set `answer` to: shop/retry.py:6. That is not what you wrote after it" in told
+    assert result.answer == "shop/retry.py:3" and not result.partial

@@ -74,8 +74,10 @@ def test_unindented_lines_that_are_not_python_are_dropped_when_the_rest_parses()
     # An indented line could change what the rest means, and code that stays broken is left whole.
     for kept in ("for x in y:\n    print(x\nz = 1\n", "x = (1,\n", "ANSWER:\n", "valid = 1\n"):
         assert without_stray_lines(kept) == (kept, [])
+    # Past MAX_SKIPPED_LINES of them, the block is cut before the first (a made-up list after code).
     many = "x = 1\n" + "not python here\n" * 10
-    assert without_stray_lines(many) == (many, [])
+    assert without_stray_lines(many) == ("x = 1\n", ["not python here"] * 10)
+    assert without_stray_lines("not python\n" * 10) == ("not python\n" * 10, [])
 
 
 def test_a_copied_error_message_is_recognised() -> None:

@@ -120,27 +120,44 @@ def echoes_an_error(code: str) -> bool:
 def without_stray_lines(code: str) -> tuple[str, list[str]]:
     """The code without the unindented lines that are not Python, and those lines.
 
-    Small models end a good block with a line of prose or an answer template (`ANSWER:`, a bare
-    `path:line`). Such a line makes the whole block a SyntaxError and its work is lost. Only
-    unindented lines are dropped (one inside a block could change what the rest means), at most
-    MAX_SKIPPED_LINES, and only when the rest then parses; otherwise the code is returned as is.
+    Small models end a good block with prose or an answer template (`ANSWER:`, a bare `path:line`,
+    a list they made up). Such lines make the whole block a SyntaxError and its work is lost. First
+    up to MAX_SKIPPED_LINES such lines are dropped one by one (a FINAL_VAR after them is kept);
+    failing that, the block is cut before the first of them. Only unindented lines count (one
+    inside a block could change what the rest means), and only a rest that parses is returned;
+    otherwise the code comes back as it is.
     """
     lines = code.split("\n")
+    first_bad: int | None = None
     skipped: list[str] = []
-    while len(skipped) <= MAX_SKIPPED_LINES:
-        try:
-            ast.parse("\n".join(lines))
-        except SyntaxError as exc:
-            at = (exc.lineno or 0) - 1
-            if not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
-                return code, []
-            skipped.append(lines.pop(at))
-            continue
-        except ValueError:  # a NUL byte in the source
-            return code, []
-        rest = "\n".join(lines)
-        return (rest, skipped) if rest.strip() else (code, [])
+    while len(skipped) < MAX_SKIPPED_LINES:
+        at = _first_error_line(lines)
+        if at is None:
+            rest = "\n".join(lines)
+            return (rest, skipped) if rest.strip() else (code, [])
+        if not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
+            break
+        if first_bad is None:
+            first_bad = at
+        skipped.append(lines.pop(at))
+    if first_bad is None:
+        return code, []
+    original = code.split("\n")
+    head, tail = original[:first_bad], [line for line in original[first_bad:] if line.strip()]
+    if _first_error_line(head) is None and "\n".join(head).strip():
+        return "\n".join(head) + "\n", tail
     return code, []
+
+
+def _first_error_line(lines: list[str]) -> int | None:
+    """The 0-based line of the first syntax error, None when the lines parse (-1: not placeable)."""
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError as exc:
+        return (exc.lineno or 0) - 1
+    except ValueError:  # a NUL byte in the source
+        return -1
+    return None
 
 
 def assigns(code: str, name: str) -> bool:

@@ -317,24 +317,20 @@ class RLMRun:
             self._last_success = n
         if result.final is not None:
             return _Step(final=result.final)
-        built = None
         if skipped and not result.error and assigns(code, ANSWER_VARIABLE):
+            # The block built `answer`, then wrote prose where FINAL_VAR belongs (an answer
+            # template, the answer retyped or made up): the model was answering, and what its code
+            # built is what the repository said, so that is the answer.
             built = await self._sandbox().get_variable(ANSWER_VARIABLE)
-            # The block built `answer`, then wrote as prose what it had built (an answer template,
-            # the answer again) where FINAL_VAR belongs: the model was answering, so take it.
-            said = [line.strip() for line in skipped if line.strip() and not line.strip().endswith(":")]
-            if built and built.strip() and all(line in built for line in said):
+            if built and built.strip():
                 self._emit(
-                    "nudge",
-                    why=f"the block built `{ANSWER_VARIABLE}` and then wrote it as prose: taken as FINAL_VAR",
+                    "nudge", why=f"the block built `{ANSWER_VARIABLE}`, then wrote prose: taken as FINAL_VAR"
                 )
                 return _Step(final=built)
         feedback = self._output_message(n, result)
         if skipped:
             lines = ", ".join(f"`{truncate(line.strip(), 80)}`" for line in skipped)
             feedback += "\n" + self.prompts.message("skipped_lines", lines=lines)
-            if built:
-                feedback += "\n" + self.prompts.message("answer_differs", value=truncate(built.strip(), 300))
         if find_final(reply) is not None:
             feedback += "\n" + self.prompts.message("final_ignored")
         return _Step(feedback=feedback)
