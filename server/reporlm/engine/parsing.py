@@ -108,8 +108,8 @@ def truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
 
 
-MAX_SKIPPED_LINES = 5
 _ECHOED_ERROR = re.compile(r'\A\s*(?:File "<block \d+>", line \d+|Traceback \(most recent call last\):)')
+_FINAL_CALL = re.compile(r"^(?:FINAL_VAR|FINAL)\(", re.IGNORECASE)
 
 
 def echoes_an_error(code: str) -> bool:
@@ -118,34 +118,24 @@ def echoes_an_error(code: str) -> bool:
 
 
 def without_stray_lines(code: str) -> tuple[str, list[str]]:
-    """The code without the unindented lines that are not Python, and those lines.
+    """The code before the first unindented line that is not Python, and the lines left out.
 
     Small models end a good block with prose or an answer template (`ANSWER:`, a bare `path:line`,
-    a list they made up). Such lines make the whole block a SyntaxError and its work is lost. First
-    up to MAX_SKIPPED_LINES such lines are dropped one by one (a FINAL_VAR after them is kept);
-    failing that, the block is cut before the first of them. Only unindented lines count (one
-    inside a block could change what the rest means), and only a rest that parses is returned;
-    otherwise the code comes back as it is.
+    a list they made up): the whole block is then a SyntaxError and its work is lost. The block is
+    cut before the first such line, keeping a FINAL_VAR/FINAL line written after the prose. Only
+    an unindented line counts (one inside a block could change what the rest means), and only a
+    rest that parses is returned; otherwise the code comes back as it is.
     """
     lines = code.split("\n")
-    first_bad: int | None = None
-    skipped: list[str] = []
-    while len(skipped) < MAX_SKIPPED_LINES:
-        at = _first_error_line(lines)
-        if at is None:
-            rest = "\n".join(lines)
-            return (rest, skipped) if rest.strip() else (code, [])
-        if not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
-            break
-        if first_bad is None:
-            first_bad = at
-        skipped.append(lines.pop(at))
-    if first_bad is None:
+    at = _first_error_line(lines)
+    if at is None or not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
         return code, []
-    original = code.split("\n")
-    head, tail = original[:first_bad], [line for line in original[first_bad:] if line.strip()]
-    if _first_error_line(head) is None and "\n".join(head).strip():
-        return "\n".join(head) + "\n", tail
+    head, tail = lines[:at], lines[at:]
+    finals = [line for line in tail if _FINAL_CALL.match(line)]
+    for kept in (head + finals, head):
+        if "\n".join(kept).strip() and _first_error_line(kept) is None:
+            skipped = [line for line in tail if line.strip() and (kept is head or line not in finals)]
+            return "\n".join(kept) + "\n", skipped
     return code, []
 
 
