@@ -131,3 +131,9 @@ def test_a_backticked_name_defined_only_in_tests_also_gets_its_text_mentions(sho
     assert "mentioned on 1 line in 1 file (repo.grep): tests/test_cart.py:4" in line
     source = gather(shop, "Where is `currency` read?", 400, head=HEAD)
     assert "repo.grep" not in next(line for line in source.splitlines() if line.startswith("- `currency`"))
+
+
+def test_a_bare_folder_name_in_backticks_is_the_folder_the_question_is_about(shop: Repo) -> None:
+    block = gather(shop, "In the files under `tests`, which functions call `apply_discount`?", 400, head=HEAD)
+    assert "`tests`" not in block  # a folder, not a name to grep for
+    assert "2 callers (repo.callers; 1 under tests/): tests/test_cart.py::test_discount" in block

@@ -471,3 +471,20 @@ async def test_what_the_code_built_wins_over_a_list_made_up_after_it(small_repo:
     async with session_for(small_repo, root) as session:
         result = await session.ask("q")
     assert result.answer == "shop/retry.py:3" and not result.partial
+
+
+async def test_prose_after_code_that_retypes_what_it_printed_is_the_answer(small_repo: Path) -> None:
+    printed = 'print(*repo.grep("MAX_RETRIES ="), sep="\\n")'
+    root = ScriptedClient([repl(f"{printed}\nANSWER:\nshop/retry.py:3"), "FINAL(never asked)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "shop/retry.py:3" and not result.partial and len(root.calls) == 1
+
+
+async def test_prose_after_code_naming_what_it_never_printed_is_not_an_answer(small_repo: Path) -> None:
+    printed = 'print(*repo.grep("MAX_RETRIES ="), sep="\\n")'
+    made_up = "shop/retry.py:3\nshop/other.py::made_up"
+    root = ScriptedClient([repl(f"{printed}\nANSWER:\n{made_up}"), "FINAL(done)"])
+    async with session_for(small_repo, root) as session:
+        result = await session.ask("q")
+    assert result.answer == "done" and len(root.calls) == 2

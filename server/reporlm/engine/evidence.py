@@ -271,9 +271,10 @@ def _looks_like_file(text: str) -> bool:
 
 
 def _is_folder(repo: Repo, text: str) -> bool:
+    """Whether the text names a folder of the repository (`src/app`, `app/`, or a bare `app`)."""
     path = text.removeprefix("./").rstrip("/")
-    if "/" not in text and not text.endswith("/"):
-        return False
+    if not path or ("." in path.rsplit("/", 1)[-1] and "/" not in text):
+        return False  # `pkg.mod` or `file.py`: a module or a file, not a folder
     try:
         return bool(repo.files(under=path)) and path not in repo.files(under=path)
     except WorkspaceError:

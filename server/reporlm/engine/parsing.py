@@ -150,6 +150,20 @@ def _first_error_line(lines: list[str]) -> int | None:
     return None
 
 
+def grounded_lines(lines: list[str], output: str) -> list[str]:
+    """The answer written as prose lines after a block's code, when each line names only what the
+    block printed (`path:line`, `path::Qualified.name`, a path); else []. A marker line such as
+    `ANSWER:` is left out. Small models print a lookup's results and retype them as their answer."""
+    items = [line.strip().lstrip("-*• ").strip() for line in lines]
+    items = [item for item in items if item and not item.endswith(":")]
+    for item in items:
+        path, sep, name = item.partition("::")
+        shown = path in output and name.rsplit(".", 1)[-1] in output if sep else item in output
+        if not shown or " " in item:
+            return []
+    return items
+
+
 def assigns(code: str, name: str) -> bool:
     """Whether the code binds `name` (`name = ...`, `name += ...`, `for name in ...`)."""
     try:

@@ -36,6 +36,7 @@ from reporlm.engine.parsing import (
     echoes_an_error,
     find_code,
     find_final,
+    grounded_lines,
     normalize_code,
     parses,
     truncate,
@@ -327,6 +328,10 @@ class RLMRun:
                     "nudge", why=f"the block built `{ANSWER_VARIABLE}`, then wrote prose: taken as FINAL_VAR"
                 )
                 return _Step(final=built)
+        if skipped and not result.error and (said := grounded_lines(skipped, result.output)):
+            # No `answer` built, but the prose after the code retypes what the code printed.
+            self._emit("nudge", why="the prose after the block names only what it printed: taken as FINAL")
+            return _Step(final="\n".join(said))
         feedback = self._output_message(n, result)
         if skipped:
             lines = ", ".join(f"`{truncate(line.strip(), 80)}`" for line in skipped)
