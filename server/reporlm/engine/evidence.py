@@ -276,7 +276,8 @@ def _is_folder(repo: Repo, text: str) -> bool:
     if not path or ("." in path.rsplit("/", 1)[-1] and "/" not in text):
         return False  # `pkg.mod` or `file.py`: a module or a file, not a folder
     try:
-        return bool(repo.files(under=path)) and path not in repo.files(under=path)
+        files = repo.files(under=path)
+        return bool(files) and path not in files
     except WorkspaceError:
         return False
 

@@ -177,11 +177,7 @@ def assigns(code: str, name: str) -> bool:
 
 
 def parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return _first_error_line([code]) is None
 
 
 def normalize_code(code: str) -> str:

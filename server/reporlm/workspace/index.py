@@ -154,17 +154,19 @@ def parse_batch(root: str, jobs: list[tuple[str, str]]) -> list[tuple[str, Parse
     grammars = load_grammars()
     out: list[tuple[str, Parsed | str]] = []
     for path, language in jobs:
-        try:
-            with open(os.path.join(root, path), "rb") as handle:
-                data = handle.read(MAX_INDEX_BYTES + 1)
-        except OSError as exc:
-            out.append((path, _read_error(exc)))
-            continue
-        if len(data) > MAX_INDEX_BYTES:
-            out.append((path, "skipped: too large (it grew while indexing)"))
-            continue
-        out.append((path, parse_content(data, language, grammars)))
+        data = _read_source(root, path)
+        out.append((path, data if isinstance(data, str) else parse_content(data, language, grammars)))
     return out
+
+
+def _read_source(root: str, path: str) -> bytes | str:
+    """A file's bytes, or why it is skipped: it may have grown or gone since it was listed."""
+    try:
+        with open(os.path.join(root, path), "rb") as handle:
+            data = handle.read(MAX_INDEX_BYTES + 1)
+    except OSError as exc:
+        return _read_error(exc)
+    return "skipped: too large (it grew while indexing)" if len(data) > MAX_INDEX_BYTES else data
 
 
 def _read_error(exc: OSError) -> str:
@@ -474,17 +476,11 @@ class SymbolIndex:
             if not hash_here:
                 jobs.append((path, wanted[path], info.st_size))
                 continue
-            try:
-                with open(os.path.join(self.root, path), "rb") as handle:
-                    data = handle.read(MAX_INDEX_BYTES + 1)  # it may have grown since it was listed
-            except OSError as exc:
-                reason = _read_error(exc)
-                log.info("symbol index: %s %s", path, reason)
-                if not isinstance(exc, FileNotFoundError):
-                    rows.append((path, None, *size_key, reason))
-                continue
-            if len(data) > MAX_INDEX_BYTES:
-                rows.append((path, None, *size_key, "skipped: too large (it grew while indexing)"))
+            data = _read_source(self.root, path)
+            if isinstance(data, str):
+                log.info("symbol index: %s %s", path, data)
+                if not data.startswith("vanished"):
+                    rows.append((path, None, *size_key, data))
                 continue
             blob = self._blob_id(blob_hash(data))
             if blob is not None:
