@@ -137,3 +137,12 @@ def test_a_bare_folder_name_in_backticks_is_the_folder_the_question_is_about(sho
     block = gather(shop, "In the files under `tests`, which functions call `apply_discount`?", 400, head=HEAD)
     assert "`tests`" not in block  # a folder, not a name to grep for
     assert "2 callers (repo.callers; 1 under tests/): tests/test_cart.py::test_discount" in block
+
+
+def test_several_named_folders_focus_together_and_count_items_not_files(shop: Repo) -> None:
+    question = "Under `tests` and `src/shop`, which classes inherit from `ShopError`?"
+    block = gather(shop, question, 400, head=HEAD)
+    # Both subclasses live in one file: the count under the folders is of classes.
+    assert "2 subclasses (repo.subclasses; 2 under tests/, src/shop/)" in block
+    callers = gather(shop, "Under `tests` and `src/shop`, who calls `apply_discount`?", 400, head=HEAD)
+    assert "2 callers (repo.callers; 2 under tests/, src/shop/)" in callers

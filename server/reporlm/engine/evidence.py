@@ -26,6 +26,8 @@ MAX_MENTIONS = 8
 SHOWN = 4
 """Items shown per list (callers, subclasses, ...); the count says how many there are."""
 SEARCH_HITS = 5
+Focus = tuple[str, ...]
+"""The folders a question names (empty: none)."""
 _VALUES = frozenset({"constant", "variable", "field"})
 
 _BACKTICKED = re.compile(r"`([^`\n]{1,200})`")
@@ -76,7 +78,7 @@ def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
     lines: list[str] = []
     named = mentions(question)
     folders = [m.text.rstrip("/") for m in named if _is_folder(repo, m.text)]
-    focus = folders[0] if len(folders) == 1 else None
+    focus = tuple(folders)
     # Modules the question names: a name it mentions beside one is looked up as imported from it.
     modules = {m.text: f for m in named if "." in m.text and (f := _module_file(repo, m.text)) is not None}
     for mention in named:
@@ -95,7 +97,7 @@ def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
     return _fit(head, lines, max_tokens)
 
 
-def _describe(repo: Repo, mention: Mention, focus: str | None, modules: dict[str, str]) -> str | None:
+def _describe(repo: Repo, mention: Mention, focus: Focus, modules: dict[str, str]) -> str | None:
     text = mention.text
     if "/" in text or _looks_like_file(text):
         return _describe_path(repo, text)
@@ -143,7 +145,7 @@ def _where(definitions: Sequence[Any]) -> str:
     return shown + more
 
 
-def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -> str | None:
+def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: Focus) -> str | None:
     """Where a name with no definition appears in the text (a setting, a variable, a key)."""
     if not quoted and not _CODE_SHAPE.search(text):
         return None
@@ -151,7 +153,7 @@ def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: str | None) -
     return f"- `{text}`: no definition; {found}" if found else None  # nothing at all: nothing to say
 
 
-def _text_mentions(repo: Repo, text: str, focus: str | None) -> str | None:
+def _text_mentions(repo: Repo, text: str, focus: Focus) -> str | None:
     # repo.grep speaks RE2 (no lookarounds): a word boundary that also knows `$` in JS names.
     hits = repo.grep(r"(?:^|[^\w$])" + re.escape(text) + r"(?:[^\w$]|$)", max_results=200)
     if not hits:
@@ -198,7 +200,7 @@ def _listed(
     singular: str,
     plural: str,
     items: list[Any] | None,
-    focus: str | None,
+    focus: Focus,
     *,
     source: str,
     skip_empty: bool = False,
@@ -207,30 +209,37 @@ def _listed(
     is unavailable. Naming the function that gives the list tells the model how to get all of it."""
     if items is None or (skip_empty and not items):
         return []
-    labels = list(dict.fromkeys(_label(item) for item in _focused(items, focus)))
+    # One per label (a label holds its path), so the count under a folder counts items, not files.
+    unique = list({_label(item): item for item in _focused(items, focus)}.values())
+    labels = [_label(item) for item in unique]
     if not labels:
         return [f"no {plural} ({source})"]
     head = f"{len(labels)} {singular if len(labels) == 1 else plural} ({source}"
     shown = ", ".join(labels[:SHOWN]) + (", …" if len(labels) > SHOWN else "")
-    return [head + _focus_note([_path_of(item) for item in items], focus) + "): " + shown]
+    return [head + _focus_note([_path_of(item) for item in unique], focus) + "): " + shown]
 
 
 def _plural(count: int | str, noun: str) -> str:
     return f"{count} {noun}" if str(count) == "1" else f"{count} {noun}s"
 
 
-def _focused(items: Sequence[Any], focus: str | None) -> list[Any]:
-    """Items in the folder the question names first (stable otherwise)."""
+def _focused(items: Sequence[Any], focus: Focus) -> list[Any]:
+    """Items in the folders the question names first (stable otherwise)."""
     if not focus:
         return list(items)
-    return sorted(items, key=lambda item: not _path_of(item).startswith(focus + "/"))
+    return sorted(items, key=lambda item: not _inside(_path_of(item), focus))
 
 
-def _focus_note(paths: Iterable[str], focus: str | None) -> str:
+def _inside(path: str, focus: Focus) -> bool:
+    return any(path == folder or path.startswith(folder + "/") for folder in focus)
+
+
+def _focus_note(paths: Iterable[str], focus: Focus) -> str:
+    """`; 2 under src/` for the items (or files) in the folders the question names."""
     if not focus:
         return ""
-    inside = sum(1 for p in dict.fromkeys(paths) if p.startswith(focus + "/"))
-    return f"; {inside} under {focus}/"
+    inside = sum(1 for p in paths if _inside(p, focus))
+    return f"; {inside} under {', '.join(folder + '/' for folder in focus)}"
 
 
 def _call(repo: Repo, function: str, name: str) -> list[Any] | None:

@@ -48,7 +48,6 @@ SHORT_LIST = (
     "repo.search",
     "repo.read",
     "repo.grep",
-    "repo.files",
     "llm_query",
 )
 """What the short listing for small models describes one line each; the rest it only names."""
