@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from repo_builder import make_repo
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.prompting import PROMPT_VERSIONS, load_prompts
 from reporlm.engine.rlm import Models
@@ -104,3 +105,38 @@ async def test_old_outputs_are_elided_to_fit_the_window_not_the_first_prompt(sma
     elided = [m for m in last if m.content.startswith("[elided")]
     assert elided, "an old output made room"
     assert "z" * 100 in last[-1].content, "the newest output is kept"
+
+
+STORE = {
+    # The example repository the worked examples talk about, so their code can be run as written.
+    "store/__init__.py": "",
+    "store/cart.py": "\n" * 7 + "class Cart:\n    pass\n",
+    "store/gift.py": (
+        "from store.cart import Cart\n\n\nclass GiftCart(Cart):\n    pass\n\n\n"
+        "class PromoCart(GiftCart):\n    pass\n"
+    ),
+    "store/config.py": "import os\n" + "\n" * 10 + "CURRENCY = os.environ.get('STORE_CURRENCY', 'EUR')\n",
+    "store/money.py": (
+        '"""Money."""\n\ndef round_cents(amount):\n    """Round an amount to whole cents."""\n'
+        "    return round(amount, 2)\n\n\nclass Money:\n    pass\n"
+    ),
+    "docs/setup.md": "Set STORE_CURRENCY to change the currency.\n",
+    "tests/test_cart.py": "from store.cart import Cart\n\n\nclass FakeCart(Cart):\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("turn", range(1, len(load_prompts("qwen2.5-coder-0.5b").example), 2))
+async def test_every_worked_example_runs_as_written_and_builds_its_answer(tmp_path: Path, turn: int) -> None:
+    example = load_prompts("qwen2.5-coder-0.5b").example
+    (_, asked), (role, code) = example[turn], example[turn + 1]
+    question = asked.split("Question: ", 1)[1]
+    root = ScriptedClient([code])
+    async with session(make_repo(tmp_path / "store", STORE), root, "some-hosted-model") as s:
+        result = await s.ask(question)
+    expected = {
+        "Cart": "store/gift.py::GiftCart\nstore/gift.py::PromoCart",
+        "STORE_CURRENCY": "store/config.py",
+        "rounds": "`round_cents` at store/money.py:3",
+    }
+    assert role == "assistant" and not result.partial, result.answer
+    assert result.answer == next(answer for key, answer in expected.items() if key in question)
