@@ -12,6 +12,7 @@ import pytest
 
 from reporlm.engine.budget import Limits
 from reporlm.engine.options import EngineOptions
+from reporlm.engine.parsing import joined_by_character
 from reporlm.engine.rlm import Models
 from reporlm.engine.session import Session
 from reporlm.engine.trace import read_trace
@@ -488,3 +489,19 @@ async def test_prose_after_code_naming_what_it_never_printed_is_not_an_answer(sm
     async with session_for(small_repo, root) as session:
         result = await session.ask("q")
     assert result.answer == "done" and len(root.calls) == 2
+
+
+async def test_an_answer_joined_one_character_per_line_is_rejoined(small_repo: Path) -> None:
+    # The model meant one item but joined the string itself: "\n".join("`f` at a.py:3").
+    code = 'found = repo.grep("MAX_RETRIES =")\nanswer = "\\n".join(f"{found[0].path}:{found[0].line}")'
+    root = ScriptedClient([repl(code + '\nFINAL_VAR("answer")')])
+    async with session_for(small_repo, root, require_evidence=True) as session:
+        result = await session.ask("Where is MAX_RETRIES set?")
+    assert result.answer == "shop/retry.py:3" and not result.partial
+    assert [c.label() for c in result.citations if c.verified] == ["shop/retry.py:3"]
+
+
+def test_only_a_whole_string_joined_by_character_counts_as_one() -> None:
+    assert joined_by_character("\n".join("a.py:3\nb.py:4")) == "a.py:3\nb.py:4"
+    assert joined_by_character("\n".join("short")) is None  # five one-letter lines could be meant
+    assert joined_by_character("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nlm") is None

@@ -164,6 +164,16 @@ def grounded_lines(lines: list[str], output: str) -> list[str]:
     return items
 
 
+def joined_by_character(answer: str) -> str | None:
+    """The text whose characters `answer` joins with newlines (what `"\\n".join(text)` makes of a
+    string), or None. Small models join the one item they meant to answer with, so the answer
+    comes out one character per line; eleven or fewer characters could be a real list."""
+    text = answer[::2]
+    if len(text) >= 12 and len(answer) % 2 == 1 and answer[1::2] == "\n" * (len(answer) // 2):
+        return text
+    return None
+
+
 def assigns(code: str, name: str) -> bool:
     """Whether the code binds `name` (`name = ...`, `name += ...`, `for name in ...`)."""
     try:

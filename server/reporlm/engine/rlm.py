@@ -37,6 +37,7 @@ from reporlm.engine.parsing import (
     find_code,
     find_final,
     grounded_lines,
+    joined_by_character,
     normalize_code,
     parses,
     truncate,
@@ -276,6 +277,9 @@ class RLMRun:
                 reply = await self._ask_root(messages, temperature)
                 messages.append(Message("assistant", reply))
                 step = await self._step(n, reply)
+                if step.final is not None and (text := joined_by_character(step.final)) is not None:
+                    self._emit("nudge", why="the answer was a string joined one character per line: rejoined")
+                    step = replace(step, final=text)
                 refusal = await self._refuse_final(step.final) if step.final is not None else None
                 if refusal is not None:
                     step = _Step(feedback=refusal, nudged=True)
