@@ -179,7 +179,6 @@ def describe_short(table: Mapping[str, ReplFunction], values: Mapping[str, objec
                 others.append(name)
         else:
             others.append(name)
-    lines.append("- `FINAL_VAR(name)`: end with the text held in the variable `name` as the answer.")
     if others:
         lines.append(f"Also: {', '.join(others)}. `help(name)` explains any of them.")
     return "\n".join(lines)
