@@ -137,7 +137,7 @@ async def test_every_worked_example_runs_as_written_and_builds_its_answer(tmp_pa
         "Money": "store/money.py:10",
         "Cart": "store/gift.py::GiftCart\nstore/gift.py::PromoCart",
         "STORE_CURRENCY": "store/config.py",
-        "rounds": "`round_cents` at store/money.py:3",
+        "rounds": "store/money.py::round_cents",
     }
     assert role == "assistant" and not result.partial, result.answer
     assert result.answer == next(answer for key, answer in expected.items() if key in question)
