@@ -49,6 +49,16 @@ def test_answer_as_markdown_with_verified_citations(
     assert (tmp_path / "trace.jsonl").is_file()
 
 
+def test_an_answer_without_line_citations_says_so_in_the_footer(
+    fake_api: FakeAPI, small_repo: Path, tmp_path: Path
+) -> None:
+    fake_api.queue(200, chat("```repl\nprint(repo.definitions('with_retries'))\n```"))
+    fake_api.queue(200, chat("FINAL(shop/retry.py::with_retries)"))
+    done = ask(fake_api, small_repo, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "shop/retry.py::with_retries\n\n---\nCitations: none (no `path:line` in the answer)" in done.stdout
+
+
 def test_json_and_partial_exit_code(fake_api: FakeAPI, small_repo: Path, tmp_path: Path) -> None:
     fake_api.queue(200, chat("```repl\nx = len(repo.files())\nprint(x)\n```"))
     fake_api.queue(200, chat("Probably shop/retry.py:3, but I ran out of turns."))

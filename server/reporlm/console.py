@@ -169,11 +169,14 @@ def render_answer(record: dict[str, Any]) -> str:
     verified = [c for c in cited if c["verified"]]
     unseen = [c for c in cited if not c["verified"] and c.get("reason") == NOT_SEEN]
     unverified = [c for c in cited if not c["verified"] and c.get("reason") != NOT_SEEN]
-    lines.append(
-        f"Citations: {len(verified)} verified"
-        + (f", {len(unseen)} not seen (real lines the run never looked at)" if unseen else "")
-        + (f", {len(unverified)} not verified" if unverified else "")
-    )
+    if not cited:
+        lines.append("Citations: none (no `path:line` in the answer)")
+    else:
+        lines.append(
+            f"Citations: {len(verified)} verified"
+            + (f", {len(unseen)} not seen (real lines the run never looked at)" if unseen else "")
+            + (f", {len(unverified)} not verified" if unverified else "")
+        )
     lines += [f"- not seen: `{_label(c)}`" for c in unseen]
     lines += [f"- not verified: `{_label(c)}` ({c['reason']})" for c in unverified]
     lines += _footer(record)
