@@ -187,6 +187,10 @@ def test_search_ranks_definitions_by_their_words_and_docs(shop: Repo) -> None:
     assert shop.search("stored record base", kind="class")[0].qualified == "Model"
     assert all(m.kind == "function" for m in shop.search("order", kind="function"))
     assert len(shop.search("order", k=2)) == 2
+    assert {m.path for m in shop.search("order", under="src/shop/kinds")} == {"src/shop/kinds/rush.py"}
+    assert [m.path for m in shop.search("submit", under="tests")] == ["tests/test_models.py"]
+    with pytest.raises(WorkspaceError, match="no such folder"):
+        shop.search("order", under="src/nowhere")
     assert shop.search("the of and") == []  # nothing worth searching for
     with pytest.raises(WorkspaceError, match="takes words"):
         shop.search("  ")

@@ -486,17 +486,20 @@ class Repo:
         _check_int(line, "line")
         return codeintel.symbol_at(self._code_view(rel), rel, line)
 
-    def search(self, query: str, k: int = 20, kind: str | list[str] | None = None) -> list[Match]:
+    def search(
+        self, query: str, k: int = 20, kind: str | list[str] | None = None, under: str | None = None
+    ) -> list[Match]:
         """Definitions best matching words about what code does: `repo.search("retry failed
         requests")` -> [src/net.py:30 function with_retries: Call fn again when it fails.].
 
         The `k` best, by their names, docstrings, signatures and paths. Each Match is a Symbol with
         `.doc` (its docstring's first paragraph) and `.score`.
-        `kind` keeps only some kinds of definition ("function", ["class", "method"]).
+        `kind` keeps only some kinds of definition ("function", ["class", "method"]); `under` keeps
+        those in one folder.
         """
         if _check_int(k, "k") < 1:
             raise WorkspaceError(f"k must be at least 1, not {k}")
-        return codeintel.search(self._code_view(None), query, k, kind_matcher(kind))
+        return codeintel.search(self._code_view(under), query, k, kind_matcher(kind))
 
     def _wide(self, under: str | None, max_results: object) -> int:
         """How many results to ask for before keeping those `under` a folder."""
