@@ -19,7 +19,9 @@ and the cache's size per model. Targets (issue 13): warm time to first token ≤
 second question on the same repository; README's answer with the 0.5B, warm, median ≤ 30 s; a
 cached prefix loads in ≤ 1 s. The ratios depend on how much of the first prompt is shared, which is
 the prompt layout's business: they are reported as measured. Only the disabled and cold runs stop
-after `--first-turns` turns (they are measured for the first token); the warm runs answer fully.
+after `--first-turns` turns (they are measured for the first token); the warm-up and warm runs
+answer fully, with the same settings (the turn limit is in the system prompt, so a warm-up with
+another limit would cache a prefix the warm runs cannot use).
 
 It takes tens of minutes of both cores: run it on a quiet machine (the load average is printed next
 to each run). Not part of `python -m bench`.
@@ -104,9 +106,11 @@ def _fields(text: str) -> dict[str, float]:
     return out
 
 
-def ask(cache_root: Path, repo: Path, model: str, question: str, mode: str, *, turns: int | None) -> Run:
+def ask(
+    cache_root: Path, name: str, repo: Path, model: str, question: str, mode: str, *, turns: int | None
+) -> Run:
     """One `reporlm ask` in a new process; its first token is timed from the server's call log."""
-    run = Run(model=model, repo=repo.name, mode=mode, question=question, load_before=os.getloadavg()[0])
+    run = Run(model=model, repo=name, mode=mode, question=question, load_before=os.getloadavg()[0])
     command = [sys.executable, "-P", "-m", "reporlm", "--log-level", "info", "ask", question]
     command += ["--repo", str(repo), "--provider", "local", "--model", model, "--json"]
     if mode == "disabled":
@@ -127,9 +131,17 @@ def ask(cache_root: Path, repo: Path, model: str, question: str, mode: str, *, t
             if match:
                 calls.append((time.perf_counter(), _fields(match["fields"])))
 
+    # stderr is this thread's alone: communicate() would read it too and take lines from it.
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
-    out, _ = process.communicate()
+    try:
+        assert process.stdout is not None
+        out = process.stdout.read()
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()  # interrupted: leave no `reporlm ask` (and its server) behind
+            process.wait()
     reader.join(10)
     run.seconds = time.perf_counter() - started
     run.exit_code = process.returncode
@@ -191,16 +203,17 @@ def measure(models: list[str], runs: int, first_turns: int) -> tuple[list[Run], 
                     ("disabled", question, first_turns),
                     ("cold", question, first_turns),
                 ):
-                    results.append(ask(cache_root, repo, model, q, mode, turns=turns))
+                    results.append(ask(cache_root, name, repo, model, q, mode, turns=turns))
                     _progress(results[-1])
                 size = folder_size(prefixes, MODELS[model].sha256[:12]) if prefixes.is_dir() else 0
                 sizes[model] = max(sizes.get(model, 0), size)
                 shutil.rmtree(prefixes, ignore_errors=True)
-                results.append(ask(cache_root, repo, model, other, "warm-up", turns=first_turns))
+                # The same settings as the warm runs: the turn limit is part of the system prompt.
+                results.append(ask(cache_root, name, repo, model, other, "warm-up", turns=None))
                 _progress(results[-1])
                 repeats = runs if (name == "reporlm" and model == models[0]) else 1
                 for _ in range(repeats):
-                    results.append(ask(cache_root, repo, model, question, "warm", turns=None))
+                    results.append(ask(cache_root, name, repo, model, question, "warm", turns=None))
                     _progress(results[-1])
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
