@@ -52,6 +52,8 @@ _SERVER_DIR = str(Path(__file__).resolve().parents[2])
 PROGRESS_SECONDS = 2.0
 PROGRESS_NOTIFY_SECONDS = 0.1
 """Listeners hear a sync's progress at most this often."""
+VANISHED = "vanished while indexing"
+"""Why a listed file was not indexed when it is gone: it is dropped, not kept with a reason."""
 _SQL_CHUNK = 500
 
 _FileRow = tuple[str, int | None, int, int, int, str]
@@ -171,7 +173,7 @@ def _read_source(root: str, path: str) -> bytes | str:
 
 def _read_error(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
-        return "vanished while indexing"
+        return VANISHED
     if isinstance(exc, PermissionError):
         return "skipped: permission denied"
     return f"skipped: unreadable ({exc.strerror or type(exc).__name__})"
@@ -479,7 +481,7 @@ class SymbolIndex:
             data = _read_source(self.root, path)
             if isinstance(data, str):
                 log.info("symbol index: %s %s", path, data)
-                if not data.startswith("vanished"):
+                if data != VANISHED:
                     rows.append((path, None, *size_key, data))
                 continue
             blob = self._blob_id(blob_hash(data))
@@ -502,7 +504,7 @@ class SymbolIndex:
             self._notify()
             if isinstance(outcome, str):
                 log.info("symbol index: %s %s", path, outcome)
-                if not outcome.startswith("vanished"):
+                if outcome != VANISHED:
                     rows.append((path, None, *stats[path], outcome))
                 continue
             if outcome.status:
