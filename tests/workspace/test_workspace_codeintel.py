@@ -191,6 +191,8 @@ def test_search_ranks_definitions_by_their_words_and_docs(shop: Repo) -> None:
     assert [m.path for m in shop.search("submit", under="tests")] == ["tests/test_models.py"]
     with pytest.raises(WorkspaceError, match="no such folder"):
         shop.search("order", under="src/nowhere")
+    with pytest.raises(WorkspaceError, match="outside the repository"):
+        shop.search("order", under="../")  # a model's folder is untrusted
     assert shop.search("the of and") == []  # nothing worth searching for
     with pytest.raises(WorkspaceError, match="takes words"):
         shop.search("  ")
