@@ -23,10 +23,12 @@ LOCAL_CONTEXT_TOKENS = 16384
 """The embedded model's window; Qwen2.5-Coder takes 32K but this keeps memory and prompt time modest."""
 
 
-LOCAL_MAP_TOKENS = 400
+LOCAL_MAP_TOKENS = 0
 LOCAL_EVIDENCE_TOKENS = 300
 """Budgets of the ranked map and of the evidence block for the embedded model: its whole first
-prompt (system prompt, example, repository context, evidence and question) stays under 2,000 tokens."""
+prompt (system prompt, example, a folders-only tree, evidence and question) stays under 2,000
+tokens. No map: unpersonalized, it shows the most referenced definitions (overloads of `get`),
+which the evidence block's question-specific facts make redundant."""
 
 
 def resolve_provider(settings: Settings, env: Mapping[str, str] | None = None) -> str:
@@ -90,6 +92,7 @@ def engine_options(settings: Settings, provider: str) -> EngineOptions:
             output_chars=min(settings.output_chars, 3000),
             # Small models follow a short first prompt far better than a long one.
             map_tokens=LOCAL_MAP_TOKENS,
+            folders_only=True,
             evidence_tokens=LOCAL_EVIDENCE_TOKENS,
         )
     return options

@@ -63,16 +63,19 @@ def test_mentions_are_code_shaped_names_paths_and_quoted_text() -> None:
 def test_a_function_gets_its_definition_callers_and_importers(shop: Repo) -> None:
     block = gather(shop, "Which functions call `apply_discount`?", 400, head=HEAD)
     line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
-    assert "function at src/shop/pricing.py:5 (repo.definitions)" in line
-    assert "2 callers" in line and "src/shop/cart.py::Cart.total" in line
-    assert "tests/test_cart.py::test_discount" in line
-    assert "importing files" in line and "src/shop/cart.py" in line
+    # Each fact is written as the call that finds it, so the model can run it for the whole list.
+    assert 'repo.definitions("apply_discount") finds function at src/shop/pricing.py:5' in line
+    callers = "src/shop/cart.py::Cart.total, tests/test_cart.py::test_discount"
+    assert f'repo.callers("apply_discount") finds 2 callers: {callers}' in line
+    assert 'repo.importers("apply_discount") finds 3 importing files' in line and "src/shop/cart.py" in line
 
 
-def test_a_folder_the_question_names_puts_its_items_first_and_is_counted(shop: Repo) -> None:
+def test_the_one_folder_a_question_names_scopes_the_calls_written_out(shop: Repo) -> None:
     block = gather(shop, "Under src/shop, which functions call apply_discount?", 400, head=HEAD)
-    in_folder_first = "src/shop/cart.py::Cart.total, tests/test_cart.py::test_discount"
-    assert f"2 callers (repo.callers; 1 under src/shop/): {in_folder_first}" in block
+    scoped = 'repo.callers("apply_discount", under="src/shop")'
+    assert f"{scoped} finds 1 caller: src/shop/cart.py::Cart.total" in block
+    assert "tests/test_cart.py::test_discount" not in block.split("(repo.search)")[0]
+    assert 'repo.importers("apply_discount", under="src/shop") finds 2 importing files' in block
 
 
 def test_a_class_gets_its_subclasses_transitively(shop: Repo) -> None:
@@ -83,13 +86,14 @@ def test_a_class_gets_its_subclasses_transitively(shop: Repo) -> None:
 
 def test_a_name_without_a_definition_gets_where_it_is_mentioned(shop: Repo) -> None:
     block = gather(shop, "Which files read the environment variable `SHOP_CURRENCY`?", 400, head=HEAD)
-    where = "mentioned on 1 line in 1 file (repo.grep): src/shop/pricing.py:11"
+    where = 'repo.grep("SHOP_CURRENCY") finds 1 line in 1 file: src/shop/pricing.py:11'
     assert f"- `SHOP_CURRENCY`: no definition; {where}" in block
 
 
 def test_a_dotted_module_name_gets_its_file_and_importers(shop: Repo) -> None:
     block = gather(shop, "Which modules import `shop.pricing`?", 400, head=HEAD)
-    assert "- `shop.pricing`: module src/shop/pricing.py; 3 importing files" in block
+    importers = 'repo.importers("shop.pricing") finds 3 importing files'
+    assert f"- `shop.pricing`: module src/shop/pricing.py; {importers}" in block
 
 
 def test_words_without_names_get_the_best_matching_definitions(shop: Repo) -> None:
@@ -113,7 +117,8 @@ def test_a_name_beside_the_module_it_comes_from_is_looked_up_as_imported_from_it
     block = gather(shop, question, 400, head=HEAD)
     line = next(line for line in block.splitlines() if line.startswith("- `apply_discount`"))
     files = "src/shop/__init__.py, src/shop/cart.py, tests/test_cart.py"
-    assert f"3 files importing it from shop.pricing (repo.importers): {files}" in line
+    call = 'repo.importers("shop.pricing.apply_discount")'
+    assert f"{call} finds 3 files importing it from shop.pricing: {files}" in line
 
 
 def test_calls_indexes_and_prose_in_backticks_are_cleaned_or_left_out() -> None:
@@ -127,8 +132,8 @@ def test_calls_indexes_and_prose_in_backticks_are_cleaned_or_left_out() -> None:
 def test_a_backticked_name_defined_only_in_tests_also_gets_its_text_mentions(shop: Repo) -> None:
     block = gather(shop, "Where is `test_discount` used?", 400, head=HEAD)
     line = next(line for line in block.splitlines() if line.startswith("- `test_discount`"))
-    assert "function at tests/test_cart.py:4 (repo.definitions)" in line
-    assert "mentioned on 1 line in 1 file (repo.grep): tests/test_cart.py:4" in line
+    assert 'repo.definitions("test_discount") finds function at tests/test_cart.py:4' in line
+    assert line.endswith('repo.grep("test_discount") finds 1 line in 1 file: tests/test_cart.py:4')
     source = gather(shop, "Where is `currency` read?", 400, head=HEAD)
     assert "repo.grep" not in next(line for line in source.splitlines() if line.startswith("- `currency`"))
 
@@ -136,13 +141,33 @@ def test_a_backticked_name_defined_only_in_tests_also_gets_its_text_mentions(sho
 def test_a_bare_folder_name_in_backticks_is_the_folder_the_question_is_about(shop: Repo) -> None:
     block = gather(shop, "In the files under `tests`, which functions call `apply_discount`?", 400, head=HEAD)
     assert "`tests`" not in block  # a folder, not a name to grep for
-    assert "2 callers (repo.callers; 1 under tests/): tests/test_cart.py::test_discount" in block
+    scoped = 'repo.callers("apply_discount", under="tests")'
+    assert f"{scoped} finds 1 caller: tests/test_cart.py::test_discount" in block
 
 
 def test_several_named_folders_focus_together_and_count_items_not_files(shop: Repo) -> None:
     question = "Under `tests` and `src/shop`, which classes inherit from `ShopError`?"
     block = gather(shop, question, 400, head=HEAD)
     # Both subclasses live in one file: the count under the folders is of classes.
-    assert "2 subclasses (repo.subclasses; 2 under tests/, src/shop/)" in block
+    # The functions take one folder: with two, the call is the whole repository's, with the count inside.
+    assert 'repo.subclasses("ShopError") finds 2 subclasses (2 under tests/, src/shop/)' in block
     callers = gather(shop, "Under `tests` and `src/shop`, who calls `apply_discount`?", 400, head=HEAD)
-    assert "2 callers (repo.callers; 2 under tests/, src/shop/)" in callers
+    assert 'repo.callers("apply_discount") finds 2 callers (2 under tests/, src/shop/)' in callers
+
+
+def test_text_leads_when_no_definition_is_in_the_named_folder_and_patterns_are_raw(tmp_path: Path) -> None:
+    files = {
+        "src/net/env.py": "import os\n\n\ndef proxies():\n    return os.environ.get('no_proxy')\n",
+        "tests/test_env.py": "class TestProxies:\n    def no_proxy(self):\n        pass\n",
+    }
+    repo = Repo(make_repo(tmp_path / "net", files), persist_index=False)
+    try:
+        block = gather(repo, "In `src/net`, which files read `no_proxy` via `os.environ`?", 400, head=HEAD)
+    finally:
+        repo.close()
+    line = next(line for line in block.splitlines() if line.startswith("- `no_proxy`"))
+    # Defined only in tests, outside the folder asked about: where its text is in the folder leads.
+    grep = 'repo.grep("no_proxy", under="src/net") finds 1 line in 1 file: src/net/env.py:5'
+    assert line.startswith(f"- `no_proxy`: {grep}; repo.definitions(")
+    environ = 'repo.grep(r"os\\.environ", under="src/net") finds 1 line in 1 file: src/net/env.py:5'
+    assert f"- `os.environ`: no definition; {environ}" in block

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from repo_builder import make_repo
+from reporlm.engine.evidence import gather
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.prompting import PROMPT_VERSIONS, load_prompts
 from reporlm.engine.rlm import Models
@@ -37,12 +38,13 @@ async def test_v2_sends_system_then_repository_context_then_evidence_and_questio
     assert "`repo.callers(name, under=None, max_results=200) -> list[Caller]`" in system.content
     assert "Caller(Symbol + calls)" in system.content
     # The repository context is the same for every question: no question text, no personalization.
-    assert context.content.startswith("Repository: shop-repo\n5 files") and "with_retries" in context.content
+    assert context.content.startswith("Repository: shop-repo. You have at most 30 turns.\n5 files")
+    assert "with_retries" in context.content
     assert "Who calls" not in context.content
     assert question.content.startswith("What the index already knows")
     known = (
-        "- `with_retries`: function at shop/retry.py:6 (repo.definitions); "
-        "1 caller (repo.callers): shop/orders.py::place"
+        '- `with_retries`: repo.definitions("with_retries") finds function at shop/retry.py:6; '
+        'repo.callers("with_retries") finds 1 caller: shop/orders.py::place'
     )
     assert known in question.content
     assert question.content.endswith("Question: Who calls `with_retries`?")
@@ -66,7 +68,7 @@ async def test_small_models_get_the_short_prompt_and_a_worked_example(small_repo
     example = load_prompts("qwen2.5-coder-0.5b").example
     assert len(messages) == 1 + len(example) + 2
     system = messages[0].content
-    assert "- `repo.callers(name, under=None) -> list[Caller]`" in system
+    assert "- `repo.callers(name, under=None)`: The definitions whose code calls `name`" in system
     assert "max_results" not in system.split("Also:")[0]
     assert "Also: repo.references, repo.symbol_at" in system
     # The example ends the model-wide prefix (the cache mark), then the repository, then the question.
@@ -120,6 +122,11 @@ STORE = {
         '"""Money."""\n\ndef round_cents(amount):\n    """Round an amount to whole cents."""\n'
         "    return round(amount, 2)\n\n\n\n\nclass Money:\n    pass\n"
     ),
+    "store/checkout.py": (
+        "from store.money import round_cents\n\n\n"
+        "def total(prices):\n    return round_cents(sum(prices))\n\n\n"
+        "class Receipt:\n    def line(self, price):\n        return round_cents(price)\n"
+    ),
     "docs/setup.md": "Set STORE_CURRENCY to change the currency.\n",
     "tests/test_cart.py": "from store.cart import Cart\n\n\nclass FakeCart(Cart):\n    pass\n",
 }
@@ -135,9 +142,34 @@ async def test_every_worked_example_runs_as_written_and_builds_its_answer(tmp_pa
         result = await s.ask(question)
     expected = {
         "Money": "store/money.py:10",
+        "round_cents": "store/checkout.py::total\nstore/checkout.py::Receipt.line",
         "Cart": "store/gift.py::GiftCart\nstore/gift.py::PromoCart",
         "STORE_CURRENCY": "store/config.py",
         "rounds": "store/money.py::round_cents",
     }
     assert role == "assistant" and not result.partial, result.answer
     assert result.answer == next(answer for key, answer in expected.items() if key in question)
+
+
+@pytest.mark.parametrize("turn", range(0, len(load_prompts("qwen2.5-coder-0.5b").example), 2))
+def test_every_worked_example_shows_evidence_the_engine_writes(tmp_path: Path, turn: int) -> None:
+    """Each fact of an example's evidence is one the engine writes for the example repository, so
+    the model learns the real format (an example may leave facts out, and search hits after the first)."""
+    asked = load_prompts("qwen2.5-coder-0.5b").example[turn][1]
+    evidence, question = asked.split("\n\nQuestion: ", 1)
+    repo = Repo(make_repo(tmp_path / "store", STORE), persist_index=False)
+    try:
+        real = gather(repo, question, 2000, head="What the index already knows:")
+    finally:
+        repo.close()
+    real_lines = real.splitlines()
+    for line in evidence.splitlines()[1:]:
+        subject, _, facts = line.partition(": ")
+        real_line = next((r for r in real_lines if r.startswith(subject + ": ")), None)
+        assert real_line is not None, f"the engine writes no {subject!r} line for {question!r}:\n{real}"
+        real_facts = real_line.partition(": ")[2]
+        if "(repo.search)" in subject:
+            assert real_facts.startswith(facts), real_line
+        else:
+            for fact in facts.split("; "):
+                assert fact in real_facts.split("; "), f"{fact!r} is not in {real_line!r}"

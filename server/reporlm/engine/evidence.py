@@ -10,6 +10,7 @@ is cut to a token budget. Nothing here knows any question wording: it reads name
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,8 @@ MAX_MENTIONS = 8
 SHOWN = 4
 """Items shown per list (callers, subclasses, ...); the count says how many there are."""
 SEARCH_HITS = 5
+GREP_LIMIT = 200
+"""Lines a name's text is looked up on; more are counted as `200+`."""
 Focus = tuple[str, ...]
 """The folders a question names (empty: none)."""
 _VALUES = frozenset({"constant", "variable", "field"})
@@ -106,37 +109,34 @@ def _describe(repo: Repo, mention: Mention, focus: Focus, modules: dict[str, str
     module = _module_file(repo, name) if "." in name and not definitions else None
     if module is not None:
         facts = [f"module {module}"]
-        importers = _call(repo, "importers", name)
-        facts += _listed("importing file", "importing files", importers, focus, source="repo.importers")
+        facts += _listed(repo, "importers", name, focus, "importing file", "importing files")
         return f"- `{text}`: " + "; ".join(facts)
     if not definitions:
         return _describe_mentions(repo, text, mention.quoted, focus)
-    facts = [_where(definitions) + " (repo.definitions)"]
+    facts = [f"{_expression('definitions', name)} finds {_where(definitions)}"]
     kinds = {d.kind for d in definitions}
     if kinds & {"class", "interface", "struct", "trait"}:
-        facts += _listed(
-            "subclass", "subclasses", _call(repo, "subclasses", name), focus, source="repo.subclasses"
-        )
+        facts += _listed(repo, "subclasses", name, focus, "subclass", "subclasses")
     if kinds & {"function", "method"}:
-        facts += _listed("caller", "callers", _call(repo, "callers", name), focus, source="repo.callers")
+        facts += _listed(repo, "callers", name, focus, "caller", "callers")
     elif "class" in kinds:  # a class's callers are what instantiates it: worth a line when there are some
-        callers = _call(repo, "callers", name)
-        facts += _listed("caller", "callers", callers, focus, source="repo.callers", skip_empty=True)
+        facts += _listed(repo, "callers", name, focus, "caller", "callers", skip_empty=True)
     home = next((m for m, file in modules.items() if any(d.path == file for d in definitions)), None)
     if home is not None:
-        importers = _call(repo, "importers", f"{home}.{name}")
         what = f"importing it from {home}"
-        facts += _listed(f"file {what}", f"files {what}", importers, focus, source="repo.importers")
+        facts += _listed(repo, "importers", f"{home}.{name}", focus, f"file {what}", f"files {what}")
     else:
-        importers = _call(repo, "importers", name)
-        facts += _listed(
-            "importing file", "importing files", importers, focus, source="repo.importers", skip_empty=True
-        )
+        facts += _listed(repo, "importers", name, focus, "importing file", "importing files", skip_empty=True)
     if mention.quoted and all(is_peripheral(d.path) or d.kind in _VALUES for d in definitions):
         # Defined only in tests, or as a value: the name may be a string too (a setting, an
-        # environment variable), so where its text appears.
-        facts.append(_text_mentions(repo, text, focus) or "")
-    return f"- `{text}`: " + "; ".join(f for f in facts if f)
+        # environment variable), so where its text appears; first when no definition is in the
+        # folders the question names, as the text is then what the question is about.
+        found = _text_mentions(repo, text, focus)
+        if found and focus and not any(_inside(d.path, focus) for d in definitions):
+            facts.insert(0, found)
+        elif found:
+            facts.append(found)
+    return f"- `{text}`: " + "; ".join(facts)
 
 
 def _where(definitions: Sequence[Any]) -> str:
@@ -154,18 +154,17 @@ def _describe_mentions(repo: Repo, text: str, quoted: bool, focus: Focus) -> str
 
 
 def _text_mentions(repo: Repo, text: str, focus: Focus) -> str | None:
-    # repo.grep speaks RE2 (no lookarounds): a word boundary that also knows `$` in JS names.
-    hits = repo.grep(r"(?:^|[^\w$])" + re.escape(text) + r"(?:[^\w$]|$)", max_results=200)
+    pattern = re.escape(text)
+    under = _scope(focus)
+    hits = repo.grep(pattern, under=under, max_results=GREP_LIMIT)
     if not hits:
         return None
     files = list(dict.fromkeys(h.path for h in hits))
     places = [f"{h.path}:{h.line}" for h in _focused(hits, focus)[:SHOWN]]
-    count = f"{len(hits)}{'+' if len(hits) >= 200 else ''}"
-    return (
-        f"mentioned on {_plural(count, 'line')} in {_plural(len(files), 'file')}"
-        + f" (repo.grep{_focus_note(files, focus)})"
-        + f": {', '.join(places)}"
-    )
+    count = f"{len(hits)}{'+' if len(hits) >= GREP_LIMIT else ''}"
+    where = _focus_note(files, focus) if under is None else ""
+    found = f"{_plural(count, 'line')} in {_plural(len(files), 'file')}"
+    return f"{_expression('grep', pattern, under)} finds {found}{where}: {', '.join(places)}"
 
 
 def _describe_path(repo: Repo, text: str) -> str | None:
@@ -197,26 +196,50 @@ def _search_line(repo: Repo, question: str) -> str | None:
 
 
 def _listed(
+    repo: Repo,
+    function: str,
+    argument: str,
+    focus: Focus,
     singular: str,
     plural: str,
-    items: list[Any] | None,
-    focus: Focus,
     *,
-    source: str,
     skip_empty: bool = False,
 ) -> list[str]:
-    """`3 callers (repo.callers; 2 under src/): a.py::f, b.py::g, …`, or nothing when the function
-    is unavailable. Naming the function that gives the list tells the model how to get all of it."""
+    """`repo.callers("f", under="src") finds 3 callers: a.py::g, b.py::h, …`, or nothing when the
+    function is unavailable. The call is written out, scoped to the folder the question names, so
+    the model can run it as it is to get the whole list."""
+    under = _scope(focus)
+    items = _call(repo, function, argument, under)
     if items is None or (skip_empty and not items):
         return []
-    # One per label (a label holds its path), so the count under a folder counts items, not files.
+    expression = _expression(function, argument, under)
+    # One per label (a label holds its path), so the count under folders counts items, not files.
     unique = list({_label(item): item for item in _focused(items, focus)}.values())
-    labels = [_label(item) for item in unique]
-    if not labels:
-        return [f"no {plural} ({source})"]
-    head = f"{len(labels)} {singular if len(labels) == 1 else plural} ({source}"
-    shown = ", ".join(labels[:SHOWN]) + (", …" if len(labels) > SHOWN else "")
-    return [head + _focus_note([_path_of(item) for item in unique], focus) + "): " + shown]
+    if not unique:
+        return [f"{expression} finds no {plural}"]
+    where = _focus_note([_path_of(item) for item in unique], focus) if under is None else ""
+    shown = ", ".join(_label(item) for item in unique[:SHOWN]) + (", …" if len(unique) > SHOWN else "")
+    count = f"1 {singular}" if len(unique) == 1 else f"{len(unique)} {plural}"
+    return [f"{expression} finds {count}{where}: {shown}"]
+
+
+def _expression(function: str, argument: str, under: str | None = None) -> str:
+    """The call as the model would write it: `repo.callers("f", under="src")`."""
+    scope = f", under={_literal(under)}" if under else ""
+    return f"repo.{function}({_literal(argument)}{scope})"
+
+
+def _literal(text: str) -> str:
+    # A regular expression with escapes reads best raw; anything else as a plain string.
+    if "\\" in text and '"' not in text and not text.endswith("\\"):
+        return f'r"{text}"'
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _scope(focus: Focus) -> str | None:
+    """The folder to pass as `under=`: the one folder a question names (several: none, the
+    functions take one)."""
+    return focus[0] if len(focus) == 1 else None
 
 
 def _plural(count: int | str, noun: str) -> str:
@@ -235,19 +258,19 @@ def _inside(path: str, focus: Focus) -> bool:
 
 
 def _focus_note(paths: Iterable[str], focus: Focus) -> str:
-    """`; 2 under src/` for the items (or files) in the folders the question names."""
+    """` (2 under src/, tests/)` for the items (or files) in the folders the question names."""
     if not focus:
         return ""
     inside = sum(1 for p in paths if _inside(p, focus))
-    return f"; {inside} under {', '.join(folder + '/' for folder in focus)}"
+    return f" ({inside} under {', '.join(folder + '/' for folder in focus)})"
 
 
-def _call(repo: Repo, function: str, name: str) -> list[Any] | None:
-    method: Callable[[str], list[Any]] | None = getattr(repo, function, None)
+def _call(repo: Repo, function: str, name: str, under: str | None = None) -> list[Any] | None:
+    method: Callable[..., list[Any]] | None = getattr(repo, function, None)
     if method is None:
         return None
     try:
-        return list(method(name))
+        return list(method(name, under=under) if under else method(name))
     except (WorkspaceError, ValueError, TypeError) as exc:  # e.g. not supported for this language
         log.debug("%s(%r): %s", function, name, exc)
         return None

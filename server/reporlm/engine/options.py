@@ -35,6 +35,8 @@ class EngineOptions:
     prompt_version: str = "v2"
     map_tokens: int = 1200
     """Budget of the ranked repository map in the repository context (prompt v2) or question (v1)."""
+    folders_only: bool = False
+    """The repository context's tree shows folders alone (a short first prompt for small models)."""
     evidence_tokens: int = 600
     """Budget of the evidence block, what the index knows about the question's names (prompt v2)."""
     trace_retention: TraceRetention | None = field(default_factory=TraceRetention)

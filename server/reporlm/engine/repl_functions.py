@@ -48,7 +48,6 @@ SHORT_LIST = (
     "repo.search",
     "repo.read",
     "repo.grep",
-    "llm_query",
 )
 """What the short listing for small models describes one line each; the rest it only names."""
 
@@ -163,13 +162,15 @@ def describe(table: Mapping[str, ReplFunction], values: Mapping[str, object] | N
 
 
 def describe_short(table: Mapping[str, ReplFunction], values: Mapping[str, object] | None = None) -> str:
-    """A shorter list for small models: the main functions one line each (no `max_results` knobs),
-    the rest only named (`help(name)` in the REPL explains any of them)."""
+    """A shorter list for small models: the main functions one line each (no `max_results` knobs,
+    no return types: the worked examples show the records in use), the rest only named
+    (`help(name)` in the REPL explains any of them)."""
     lines = []
     others: list[str] = []
     for name, entry in table.items():
         if name in SHORT_LIST:
             signature = re.sub(r",? ?max_results=\d+", "", entry.signature).replace("(, ", "(")
+            signature = signature.split(" -> ", 1)[0]
             lines.append(f"- `{name}{signature}`: {fill(entry.brief, values)}")
         elif entry.owner == "git":
             history = name.removeprefix("repo.git.")

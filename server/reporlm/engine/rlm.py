@@ -794,15 +794,16 @@ class RLMRun:
             messages[-1] = replace(messages[-1], cache=True)
         name = self.repo.root.name + (f" (folder {self.repo.scope})" if self.repo.scope else "")
         if not self.prompts.has("repository"):
-            summary = describe_repo(self.repo, self.question, options.map_tokens)
+            summary = describe_repo(self.repo, self.question, options.map_tokens, options.folders_only)
             self.seen.add_map(summary)
             text = self.prompts.message(
                 "question", name=name, summary=summary, session_note=self.session_note, question=self.question
             )
             return [*messages, Message("user", text)], ""
-        summary = describe_repo(self.repo, "", options.map_tokens)
+        summary = describe_repo(self.repo, "", options.map_tokens, options.folders_only)
         self.seen.add_map(summary)
-        context = self.prompts.message("repository", name=name, summary=summary)
+        turns = self.budget.limits.max_iterations
+        context = self.prompts.message("repository", name=name, summary=summary, max_iterations=turns)
         evidence = gather_evidence(
             self.repo, self.question, options.evidence_tokens, head=self.prompts.message("evidence_head")
         )
@@ -848,10 +849,10 @@ def _in_thread(call: Callable[[], T]) -> asyncio.Future[T]:
     return future
 
 
-def describe_repo(repo: Repo, question: str = "", map_tokens: int = 1200) -> str:
+def describe_repo(repo: Repo, question: str = "", map_tokens: int = 1200, folders_only: bool = False) -> str:
     """Metadata about the repository instead of its text: size, languages, top-level tree, and
     a ranked map of its key files and definitions, personalized to names in the question."""
-    s = repo.summary()
+    s = repo.summary(folders_only=folders_only)
     langs = ", ".join(f"{name} {count}" for name, count in list(s.languages.items())[:8]) or "none recognised"
     text = f"{s.file_count} files, {human_size(s.total_bytes)}. Languages: {langs}.\nTop level:\n{s.tree}"
     try:

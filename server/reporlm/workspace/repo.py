@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SUMMARY_TREE_LINES = 60
+BRIEF_TREE_LINES = 24
 MAX_SUGGESTIONS = 5
 MAX_OUTLINE_ENTRIES = 400
 DEFAULT_MAP_TOKENS = 1500
@@ -287,15 +288,25 @@ class Repo:
         view.scope = self._folder(folder, role="scope") or self.scope
         return view
 
-    def summary(self) -> RepoSummary:
+    def summary(self, folders_only: bool = False) -> RepoSummary:
+        """Size, languages and an overview tree; `folders_only` gives a short tree of folders alone,
+        as deep as fits in BRIEF_TREE_LINES."""
         sizes = self._view_sizes()
         counts = Counter(lang for lang in map(language_of, sizes) if lang is not None)
         languages = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         folder = self.scope or ""
-        # Two levels when that stays short; otherwise the top level alone, complete.
-        tree = self._render(folder, 2, max_entries=12, max_lines=10_000)
-        if tree.count("\n") >= SUMMARY_TREE_LINES:
-            tree = self._render(folder, 1, max_entries=40, max_lines=SUMMARY_TREE_LINES)
+        if folders_only:
+            for depth in (3, 2, 1):
+                tree = self._render(folder, depth, max_entries=8, max_lines=10_000, files=False)
+                if tree.count("\n") < BRIEF_TREE_LINES:
+                    break
+            else:
+                tree = self._render(folder, 1, max_entries=8, max_lines=BRIEF_TREE_LINES, files=False)
+        else:
+            # Two levels when that stays short; otherwise the top level alone, complete.
+            tree = self._render(folder, 2, max_entries=12, max_lines=10_000)
+            if tree.count("\n") >= SUMMARY_TREE_LINES:
+                tree = self._render(folder, 1, max_entries=40, max_lines=SUMMARY_TREE_LINES)
         return RepoSummary(
             file_count=len(sizes),
             total_bytes=sum(sizes.values()),
@@ -733,7 +744,9 @@ class Repo:
         folder = folder if folder is not None else self.scope or ""
         return {path: size for path, size in self._sizes().items() if is_under(path, folder)}
 
-    def _render(self, folder: str, depth: int, *, max_entries: int = 25, max_lines: int = 200) -> str:
+    def _render(
+        self, folder: str, depth: int, *, max_entries: int = 25, max_lines: int = 200, files: bool = True
+    ) -> str:
         label = folder or self.root.name
         return render_tree(
             self._view_sizes(folder),
@@ -742,6 +755,7 @@ class Repo:
             depth=depth,
             max_entries=max_entries,
             max_lines=max_lines,
+            files=files,
         )
 
     def _check_scope(self, rel: str, given: object) -> None:

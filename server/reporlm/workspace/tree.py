@@ -51,12 +51,14 @@ def render_tree(
     depth: int,
     max_entries: int = 25,
     max_lines: int = 200,
+    files: bool = True,
 ) -> str:
     """Render the files of `sizes` (all under folder `base`) as an indented tree.
 
     Folders come first, then files, each alphabetically. A folder with more than
     `max_entries` entries shows its largest ones and sums up the rest in a "… N more" line,
     so the biggest parts of the code stay visible; the whole output stops at `max_lines`.
+    `files=False` lists folders only (their counts still include their files).
     """
     top = _build(sizes, base)
     lines = [f"{label}/  ({_files_label(top.count)}, {human_size(top.size)})"]
@@ -65,7 +67,8 @@ def render_tree(
     def walk(node: _Folder, level: int) -> None:
         nonlocal cut
         entries: list[tuple[str, bool, int]] = [(n, True, f.size) for n, f in node.folders.items()]
-        entries += [(n, False, s) for n, s in node.files.items()]
+        if files:
+            entries += [(n, False, s) for n, s in node.files.items()]
         hidden: list[tuple[str, bool, int]] = []
         if len(entries) > max_entries:
             by_size = sorted(entries, key=lambda e: (-e[2], e[0]))
