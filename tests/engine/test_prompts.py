@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from repo_builder import make_repo
+from reporlm.engine.budget import Limits
 from reporlm.engine.evidence import gather
 from reporlm.engine.options import EngineOptions
 from reporlm.engine.prompting import PROMPT_VERSIONS, load_prompts
@@ -75,6 +76,24 @@ async def test_small_models_get_the_short_prompt_and_a_worked_example(small_repo
     assert [m.cache for m in messages] == [False] * len(example) + [True, True, False]
     assert 'FINAL_VAR("answer")' in messages[len(example)].content
     assert messages[-1].content.endswith("Question: Who calls `with_retries`?")
+
+
+async def test_another_turn_budget_keeps_the_system_prompt_and_examples(small_repo: Path) -> None:
+    prompts = []
+    for turns in (6, 30):
+        root = ScriptedClient(["FINAL(done)"])
+        limits = Limits(max_iterations=turns)
+        brief = {"folders_only": True, "map_tokens": 0}  # as the embedded model gets them (app.py)
+        async with session(small_repo, root, "qwen2.5-coder-0.5b", limits=limits, **brief) as s:
+            await s.ask("Who calls `with_retries`?")
+        prompts.append(root.calls[0].messages)
+    cached = len(load_prompts("qwen2.5-coder-0.5b").example) + 1
+    assert prompts[0][:cached] == prompts[1][:cached], "the model-wide prefix does not depend on the budget"
+    budgets = [messages[cached].content for messages in prompts]
+    assert "at most 6 turns" in budgets[0] and "at most 30 turns" in budgets[1]
+    # The short repository context: folders only, no map.
+    context = prompts[0][cached].content
+    assert "  shop/  (" in context and ".py" not in context and "Repository map" not in context
 
 
 async def test_v1_stays_selectable_with_its_one_question_message(small_repo: Path) -> None:

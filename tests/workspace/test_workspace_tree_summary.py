@@ -9,6 +9,7 @@ from workspace_helpers import write
 
 from reporlm.workspace import Repo, RepoSummary, WorkspaceError
 from reporlm.workspace.languages import language_of
+from reporlm.workspace.repo import BRIEF_TREE_LINES
 from reporlm.workspace.tree import human_size
 
 
@@ -105,6 +106,27 @@ def test_summary_tree_falls_back_to_one_level_when_long(tmp_path: Path) -> None:
     tree = Repo(tmp_path).summary().tree
     assert tree.count("\n") == 12
     assert "  d11/  (12 files, 12 B)" in tree
+
+
+def test_a_folders_only_summary_goes_as_deep_as_fits_and_lists_no_files(tmp_path: Path) -> None:
+    write(tmp_path, "README.md", "x")
+    write(tmp_path, "src/pkg/core/a.py", "a")
+    write(tmp_path, "src/pkg/b.py", "b")
+    write(tmp_path, "tests/test_b.py", "t")
+    assert Repo(tmp_path).summary(folders_only=True).tree == (
+        f"{tmp_path.name}/  (4 files, 4 B)\n"
+        "  src/  (2 files, 2 B)\n"
+        "    pkg/  (2 files, 2 B)\n"
+        "      core/  (1 file, 1 B)\n"
+        "  tests/  (1 file, 1 B)"
+    )
+    # Too many folders three deep for the brief tree's lines: fewer levels, never a cut tree.
+    for i in range(12):
+        for j in range(3):
+            write(tmp_path, f"d{i:02d}/e{j}/f.py", "x")
+    tree = Repo(tmp_path).summary(folders_only=True).tree
+    assert tree.count("\n") < BRIEF_TREE_LINES and ".py" not in tree and "cut at" not in tree
+    assert "  d00/  (3 files, 3 B)" in tree and "… 6 more entries" in tree and "e0/" not in tree
 
 
 @pytest.mark.parametrize(
