@@ -121,6 +121,13 @@ def test_a_name_beside_the_module_it_comes_from_is_looked_up_as_imported_from_it
     assert f"{call} finds 3 files importing it from shop.pricing: {files}" in line
 
 
+def test_a_module_named_as_where_a_name_comes_from_gets_no_line_of_its_own(shop: Repo) -> None:
+    block = gather(shop, "Which modules import `apply_discount` from `shop.pricing`?", 400, head=HEAD)
+    assert "- `shop.pricing`" not in block
+    call = 'repo.importers("shop.pricing.apply_discount")'
+    assert f"{call} finds 3 files importing it from shop.pricing" in block
+
+
 def test_calls_indexes_and_prose_in_backticks_are_cleaned_or_left_out() -> None:
     question = (
         "Which files read `no_proxy` (e.g. via `os.environ[...]`, `os.getenv(...)`, an `in os.environ` "
@@ -155,19 +162,26 @@ def test_several_named_folders_focus_together_and_count_items_not_files(shop: Re
     assert 'repo.callers("apply_discount") finds 2 callers (2 under tests/, src/shop/)' in callers
 
 
-def test_text_leads_when_no_definition_is_in_the_named_folder_and_patterns_are_raw(tmp_path: Path) -> None:
+def test_text_leads_without_a_definition_in_the_named_folder_and_others_names_are_left_out(
+    tmp_path: Path,
+) -> None:
     files = {
-        "src/net/env.py": "import os\n\n\ndef proxies():\n    return os.environ.get('no_proxy')\n",
+        "src/net/env.py": (
+            "import os\n\n\ndef proxies():\n    return os.environ.get('no_proxy')\n\n\nproxies.cache = None\n"
+        ),
         "tests/test_env.py": "class TestProxies:\n    def no_proxy(self):\n        pass\n",
     }
     repo = Repo(make_repo(tmp_path / "net", files), persist_index=False)
     try:
-        block = gather(repo, "In `src/net`, which files read `no_proxy` via `os.environ`?", 400, head=HEAD)
+        question = "In `src/net`, which files read `no_proxy` via `os.environ`, or set `proxies.cache`?"
+        block = gather(repo, question, 400, head=HEAD)
     finally:
         repo.close()
     line = next(line for line in block.splitlines() if line.startswith("- `no_proxy`"))
     # Defined only in tests, outside the folder asked about: where its text is in the folder leads.
     grep = 'repo.grep("no_proxy", under="src/net") finds 1 line in 1 file: src/net/env.py:5'
     assert line.startswith(f"- `no_proxy`: {grep}; repo.definitions(")
-    environ = 'repo.grep(r"os\\.environ", under="src/net") finds 1 line in 1 file: src/net/env.py:5'
-    assert f"- `os.environ`: no definition; {environ}" in block
+    cache = 'repo.grep(r"proxies\\.cache", under="src/net") finds 1 line in 1 file: src/net/env.py:8'
+    assert f"- `proxies.cache`: no definition; {cache}" in block
+    # Another package's name (the repository has no `os`) is no fact about this repository.
+    assert "`os.environ`" not in block

@@ -80,6 +80,16 @@ def test_unindented_lines_that_are_not_python_are_dropped_when_the_rest_parses()
     assert without_stray_lines("not python\n" * 10) == ("not python\n" * 10, [])
 
 
+def test_an_answer_marker_that_parses_as_an_annotation_is_cut_with_what_follows() -> None:
+    # `ANSWER: src/app/cli.py` is a bare annotation: running it would evaluate `src / app / cli.py`.
+    code = 'found = 1\nanswer = "x"\nANSWER: src/app/cli.py\nsrc/app/main.py\nFINAL_VAR("answer")\n'
+    kept, skipped = without_stray_lines(code)
+    assert kept == 'found = 1\nanswer = "x"\nFINAL_VAR("answer")\n'
+    assert skipped == ["ANSWER: src/app/cli.py", "src/app/main.py"]
+    # An annotation with a value assigns: it is code.
+    assert without_stray_lines("limit: int = 3\nprint(limit)\n") == ("limit: int = 3\nprint(limit)\n", [])
+
+
 def test_a_copied_error_message_is_recognised() -> None:
     assert echoes_an_error('  File "<block 2>", line 1\n    x\nIndentationError: unexpected indent\n')
     assert echoes_an_error("Traceback (most recent call last):\n  File ...")

@@ -84,8 +84,11 @@ def gather(repo: Repo, question: str, max_tokens: int, *, head: str) -> str:
     focus = tuple(folders)
     # Modules the question names: a name it mentions beside one is looked up as imported from it.
     modules = {m.text: f for m in named if "." in m.text and (f := _module_file(repo, m.text)) is not None}
+    # A module named as where a name comes from: the name's own line lists who imports it from
+    # there, and a second list of the module's importers would offer the wrong call beside it.
+    homes = {_home(repo, m, modules) for m in named} - {None}
     for mention in named:
-        if mention.text.rstrip("/") in folders:
+        if mention.text.rstrip("/") in folders or mention.text in homes:
             continue
         try:
             line = _describe(repo, mention, focus, modules)
@@ -112,6 +115,8 @@ def _describe(repo: Repo, mention: Mention, focus: Focus, modules: dict[str, str
         facts += _listed(repo, "importers", name, focus, "importing file", "importing files")
         return f"- `{text}`: " + "; ".join(facts)
     if not definitions:
+        if "." in name and not _is_ours(repo, name):
+            return None  # `os.environ`: another package's name, not this repository's
         return _describe_mentions(repo, text, mention.quoted, focus)
     facts = [f"{_expression('definitions', name)} finds {_where(definitions)}"]
     kinds = {d.kind for d in definitions}
@@ -121,7 +126,7 @@ def _describe(repo: Repo, mention: Mention, focus: Focus, modules: dict[str, str
         facts += _listed(repo, "callers", name, focus, "caller", "callers")
     elif "class" in kinds:  # a class's callers are what instantiates it: worth a line when there are some
         facts += _listed(repo, "callers", name, focus, "caller", "callers", skip_empty=True)
-    home = next((m for m, file in modules.items() if any(d.path == file for d in definitions)), None)
+    home = _home(repo, mention, modules, definitions)
     if home is not None:
         what = f"importing it from {home}"
         facts += _listed(repo, "importers", f"{home}.{name}", focus, f"file {what}", f"files {what}")
@@ -137,6 +142,27 @@ def _describe(repo: Repo, mention: Mention, focus: Focus, modules: dict[str, str
         elif found:
             facts.append(found)
     return f"- `{text}`: " + "; ".join(facts)
+
+
+def _home(
+    repo: Repo, mention: Mention, modules: dict[str, str], definitions: Sequence[Any] | None = None
+) -> str | None:
+    """The module the question names that defines `mention` (`Align` beside `rich.align`), if any."""
+    if not modules or "/" in mention.text or mention.text in modules:
+        return None
+    if definitions is None:
+        try:
+            definitions = repo.definitions(mention.text.replace("::", "."))
+        except (WorkspaceError, ValueError):
+            return None
+    return next((m for m, file in modules.items() if any(d.path == file for d in definitions)), None)
+
+
+def _is_ours(repo: Repo, dotted: str) -> bool:
+    """Whether a dotted name starts with a module or definition of this repository (`os.environ`
+    does not, unless the repository has an `os` module or defines `os`)."""
+    head = dotted.split(".", 1)[0]
+    return _module_file(repo, head) is not None or bool(repo.definitions(head))
 
 
 def _where(definitions: Sequence[Any]) -> str:

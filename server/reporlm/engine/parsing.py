@@ -121,7 +121,8 @@ def without_stray_lines(code: str) -> tuple[str, list[str]]:
     """The code before the first unindented line that is not Python, and the lines left out.
 
     Small models end a good block with prose or an answer template (`ANSWER:`, a bare `path:line`,
-    a list they made up): the whole block is then a SyntaxError and its work is lost. The block is
+    a list they made up): the whole block is then a SyntaxError (or runs the template as an
+    annotation, `ANSWER: src/app.py`) and its work is lost. The block is
     cut before the first such line, keeping a FINAL_VAR/FINAL line written after the prose. Only
     an unindented line counts (one inside a block could change what the rest means), and only a
     rest that parses is returned; otherwise the code comes back as it is.
@@ -140,14 +141,19 @@ def without_stray_lines(code: str) -> tuple[str, list[str]]:
 
 
 def _first_error_line(lines: list[str]) -> int | None:
-    """The 0-based line of the first syntax error, None when the lines parse (-1: not placeable)."""
+    """The 0-based line of the first syntax error or bare annotation, None when the lines parse
+    (-1: not placeable).
+
+    A top-level annotation without a value (`ANSWER: src/app/cli.py`) is valid Python but assigns
+    nothing; in a REPL block it is an answer marker, and running it evaluates the "annotation"."""
     try:
-        ast.parse("\n".join(lines))
+        tree = ast.parse("\n".join(lines))
     except SyntaxError as exc:
         return (exc.lineno or 0) - 1
     except ValueError:  # a NUL byte in the source
         return -1
-    return None
+    marker = next((s for s in tree.body if isinstance(s, ast.AnnAssign) and s.value is None), None)
+    return None if marker is None else marker.lineno - 1
 
 
 def grounded_lines(lines: list[str], output: str) -> list[str]:
