@@ -86,6 +86,12 @@ def test_an_answer_marker_that_parses_as_an_annotation_is_cut_with_what_follows(
     kept, skipped = without_stray_lines(code)
     assert kept == 'found = 1\nanswer = "x"\nFINAL_VAR("answer")\n'
     assert skipped == ["ANSWER: src/app/cli.py", "src/app/main.py"]
+    # A reply cut at its token limit ends in a syntax error below the markers: cut at the first.
+    cut = 'answer = "x"\nANSWER: src/a.py\nsrc/b.py\nANSWER: src/c.py\nANSWER:'
+    assert without_stray_lines(cut) == (
+        'answer = "x"\n',
+        ["ANSWER: src/a.py", "src/b.py", "ANSWER: src/c.py", "ANSWER:"],
+    )
     # An annotation with a value assigns: it is code.
     assert without_stray_lines("limit: int = 3\nprint(limit)\n") == ("limit: int = 3\nprint(limit)\n", [])
 

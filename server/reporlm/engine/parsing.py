@@ -129,8 +129,15 @@ def without_stray_lines(code: str) -> tuple[str, list[str]]:
     """
     lines = code.split("\n")
     at = _first_error_line(lines)
-    if at is None or not 0 <= at < len(lines) or lines[at][:1].isspace() or not lines[at].strip():
+    if at is None or not _is_stray(lines, at):
         return code, []
+    # A syntax error far down (a reply cut at its token limit) can hide an answer marker above it.
+    while (
+        (earlier := _first_error_line(lines[:at])) is not None
+        and 0 <= earlier < at
+        and _is_stray(lines, earlier)
+    ):
+        at = earlier
     head, tail = lines[:at], lines[at:]
     finals = [line for line in tail if _FINAL_CALL.match(line)]
     for kept in (head + finals, head):
@@ -138,6 +145,10 @@ def without_stray_lines(code: str) -> tuple[str, list[str]]:
             skipped = [line for line in tail if line.strip() and (kept is head or line not in finals)]
             return "\n".join(kept) + "\n", skipped
     return code, []
+
+
+def _is_stray(lines: list[str], at: int) -> bool:
+    return 0 <= at < len(lines) and bool(lines[at].strip()) and not lines[at][:1].isspace()
 
 
 def _first_error_line(lines: list[str]) -> int | None:
