@@ -4,7 +4,9 @@ Before the root model's first turn the host resolves what the question names (id
 names, paths, quoted strings) with the repository's own code-intelligence functions and writes a
 short block: where each name is defined, how many callers, subclasses and importers it has with the
 first few, where a name without a definition is mentioned, and the definitions that best match the
-question's words. It is metadata about the repository (places and names), never its text, and it
+question's words. Each fact is written as the call that finds it, scoped to the folder the
+question names (`repo.callers("f", under="src") finds 2 callers: ...`), so a model can run it for
+the whole list. It is metadata about the repository (places and names), never its text, and it
 is cut to a token budget. Nothing here knows any question wording: it reads names, not intents.
 """
 
