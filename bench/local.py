@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -208,7 +209,7 @@ def measure(models: list[str], runs: int, first_turns: int) -> tuple[list[Run], 
                 size = folder_size(prefixes, MODELS[model].sha256[:12]) if prefixes.is_dir() else 0
                 sizes[model] = max(sizes.get(model, 0), size)
                 shutil.rmtree(prefixes, ignore_errors=True)
-                # The same settings as the warm runs: the turn limit is part of the system prompt.
+                # The same settings as the warm runs: the turn limit is part of the cached prefix.
                 results.append(ask(cache_root, name, repo, model, other, "warm-up", turns=None))
                 _progress(results[-1])
                 repeats = runs if (name == "reporlm" and model == models[0]) else 1
@@ -343,6 +344,12 @@ def figures(results: list[Run], sizes: dict[str, int], models: list[str]) -> lis
     return out
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the `finally` of a running `ask` kills its `reporlm ask`
+    child (by default SIGTERM ends this process at once and leaves the child running)."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.local", description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
@@ -350,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-turns", type=int, default=1, help="turns of the disabled and cold runs")
     parser.add_argument("--json", type=Path, help="also write every run and figure here")
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr)
     results, sizes = measure(models, args.runs, args.first_turns)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 from bench.local import Run, figures, render_runs
 
 MODELS = ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
@@ -44,3 +49,21 @@ def test_figures_are_ratios_of_the_same_run_and_say_when_a_target_is_missed() ->
     assert answer.value == "28.0 s" and answer.ok
     table = render_runs(results)
     assert table.count("\n") == len(results) + 1 and "| 0.5b | reporlm | warm | 9.0 s | 25.0 s |" in table
+
+
+def test_sigterm_unwinds_so_a_running_ask_can_kill_its_child() -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from bench.local import exit_on_sigterm\n"
+        "exit_on_sigterm()\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    signal.pause()\n"
+        "finally:\n"
+        "    print('child killed', flush=True)\n"
+    )
+    root = Path(__file__).parents[2]
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=root)
+    assert done.stdout == "child killed\n"
+    assert done.returncode == 128 + signal.SIGTERM
