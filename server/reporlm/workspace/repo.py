@@ -296,12 +296,11 @@ class Repo:
         languages = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         folder = self.scope or ""
         if folders_only:
+            # One level of at most 8 folders always fits, so the loop ends with a tree.
             for depth in (3, 2, 1):
                 tree = self._render(folder, depth, max_entries=8, max_lines=10_000, files=False)
                 if tree.count("\n") < BRIEF_TREE_LINES:
                     break
-            else:
-                tree = self._render(folder, 1, max_entries=8, max_lines=BRIEF_TREE_LINES, files=False)
         else:
             # Two levels when that stays short; otherwise the top level alone, complete.
             tree = self._render(folder, 2, max_entries=12, max_lines=10_000)
