@@ -20,8 +20,8 @@ second question on the same repository; README's answer with the 0.5B, warm, med
 cached prefix loads in ≤ 1 s. The ratios depend on how much of the first prompt is shared, which is
 the prompt layout's business: they are reported as measured. Only the disabled and cold runs stop
 after `--first-turns` turns (they are measured for the first token); the warm-up and warm runs
-answer fully, with the same settings (the turn limit is in the system prompt, so a warm-up with
-another limit would cache a prefix the warm runs cannot use).
+answer fully, with the same settings (the turn limit is part of the cached prefix, so a warm-up
+with another limit would cache a prefix the warm runs cannot use).
 
 It takes tens of minutes of both cores: run it on a quiet machine (the load average is printed next
 to each run). Not part of `python -m bench`.
